@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * keel/blkdev.h - the block-device interface every Keel driver exposes.
+ *
+ * A keel_blkdev is a disk (an NVMe namespace, a virtio-blk device, a SCSI LUN) or a partition of one.
+ * I/O is asynchronous: fill a caller-owned keel_blk_req, keel_blk_submit() it, and its done callback
+ * runs exactly once, from keel_blk_poll() on that queue or from the queue's interrupt handler.
+ * Blocking helpers (keel_blk_read & co.) are layered on top with a timeout.
+ *
+ * The layer checks every request before a driver sees it: operation supported, access mode (a
+ * read-only device never receives a write, trim or write-zeroes), LBA + count overflow and the end of
+ * the device (and of every parent, for partitions), queue index, buffer present, transfer size.
+ *
+ * Thread safety (one rule for the whole interface): each queue of a device has one owner. Calls that
+ * name a queue (submit, poll, the blocking helpers) must not run concurrently for the same queue;
+ * different queues may be driven from different CPUs without locks. Info and stats reads are racy
+ * snapshots. keel_blkdev_set_access is init context.
+ */
+#ifndef KEEL_BLKDEV_H
+#define KEEL_BLKDEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <keel/hal.h>
+#include <keel/keel_config.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum keel_blk_op {
+    KEEL_BLK_OP_READ = 0,
+    KEEL_BLK_OP_WRITE = 1,
+    KEEL_BLK_OP_FLUSH = 2,        /* make completed writes durable (volatile cache) */
+    KEEL_BLK_OP_TRIM = 3,         /* discard / deallocate [lba, lba + count) */
+    KEEL_BLK_OP_WRITE_ZEROES = 4, /* zero [lba, lba + count) without a data buffer */
+    KEEL_BLK_OP_COUNT = 5,
+};
+
+/* Request flags. */
+#define KEEL_BLK_REQ_FUA 0x01u   /* WRITE: durable before completion (force unit access) */
+#define KEEL_BLK_REQ_UNMAP 0x02u /* WRITE_ZEROES: the device may deallocate the range */
+
+/* Device capability flags (keel_blkdev_info.flags). */
+#define KEEL_BLK_F_READ_ONLY 0x01u    /* the medium or driver is read-only */
+#define KEEL_BLK_F_FLUSH 0x02u        /* has a volatile cache: FLUSH does something */
+#define KEEL_BLK_F_TRIM 0x04u         /* TRIM supported */
+#define KEEL_BLK_F_WRITE_ZEROES 0x08u /* WRITE_ZEROES supported */
+#define KEEL_BLK_F_FUA 0x10u          /* KEEL_BLK_REQ_FUA honoured natively */
+#define KEEL_BLK_F_REMOVABLE 0x20u
+
+/* Access modes (keel_blkdev.access). */
+enum keel_blk_access {
+    KEEL_BLK_ACCESS_RW = 0,
+    KEEL_BLK_ACCESS_RO = 1,
+};
+
+struct keel_blk_req;
+struct keel_blkdev;
+
+/** Completion callback: runs once per submitted request, with req->status set. */
+typedef void (*keel_blk_done_fn)(struct keel_blk_req *req);
+
+/**
+ * A request. The caller owns the storage; from a successful submit until done() runs, Keel owns it
+ * and its buffer (do not touch or free either).
+ */
+struct keel_blk_req {
+    /* ---- set by the caller ---- */
+    uint8_t op;          /* enum keel_blk_op */
+    uint8_t flags;       /* KEEL_BLK_REQ_* */
+    uint16_t queue;      /* 0 .. info.queue_count - 1 */
+    uint32_t count;      /* sectors (not used by FLUSH) */
+    uint64_t lba;        /* first sector, relative to the device submitted to */
+    void *buf;           /* READ/WRITE: count * sector_size bytes, any alignment; else NULL */
+    uint32_t timeout_us; /* 0: KEEL_CONFIG_BLK_DEFAULT_TIMEOUT_US */
+    keel_blk_done_fn done;
+    void *user; /* for the caller */
+
+    /* ---- set by Keel before done() ---- */
+    int status; /* 0 or KEEL_E* */
+
+    /* ---- Keel-private while in flight ---- */
+    struct keel_blkdev *dev; /* device submitted to (stats) */
+    uint64_t dev_lba;        /* absolute LBA on the driver's device (partitions resolved) */
+    uint64_t start_us;       /* submit time, for latency and timeouts */
+    struct keel_blk_req *next;
+    uintptr_t priv[KEEL_CONFIG_BLK_REQ_PRIV_WORDS]; /* driver-private */
+};
+
+/** Static facts about a device. */
+struct keel_blkdev_info {
+    char name[KEEL_CONFIG_BLK_NAME_MAX]; /* "nvme0n1", "vda", "sd0", "nvme0n1p1" */
+    const char *driver;                  /* "nvme", "virtio-blk", "virtio-scsi", "part", ... */
+    uint32_t sector_size;                /* bytes per logical block (power of two, >= 512) */
+    uint64_t sector_count;
+    uint32_t max_transfer; /* most sectors one READ/WRITE request may carry (drivers split below) */
+    uint32_t max_discard;  /* most sectors one TRIM/WRITE_ZEROES may carry; 0: max_transfer */
+    uint16_t queue_count;  /* I/O queues: valid req->queue values are 0 .. queue_count-1 */
+    uint32_t flags;        /* KEEL_BLK_F_* */
+};
+
+/** Per-queue statistics kept by the block layer. */
+struct keel_blk_qstats {
+    uint64_t requests[KEEL_BLK_OP_COUNT]; /* completed, by operation */
+    uint64_t bytes_read;
+    uint64_t bytes_written;
+    uint64_t errors;   /* completed with status != 0 */
+    uint64_t retries;  /* driver-level resubmissions */
+    uint64_t timeouts; /* completed with KEEL_ETIMEDOUT */
+    uint32_t in_flight;
+    uint32_t in_flight_max;
+    uint64_t latency_hist[KEEL_CONFIG_BLK_LAT_BUCKETS]; /* [i]: latency < 2^i us (log2 buckets) */
+};
+
+/** What a driver provides. Called by the layer only after its checks passed. */
+struct keel_blkdev_ops {
+    /**
+     * Queue the request (req->dev_lba is the absolute LBA). Return 0 when accepted (done() will run
+     * exactly once, later, via keel_blk_complete) or a negative code when refused (done() will not
+     * run): KEEL_ENOSPC when the queue is full (back-pressure: poll, then retry).
+     */
+    int (*submit)(struct keel_blkdev *dev, struct keel_blk_req *req);
+    /** Reap up to `budget` completions on `queue`, check timeouts; return completions or < 0. */
+    int (*poll)(struct keel_blkdev *dev, unsigned queue, unsigned budget);
+    /**
+     * Optional. Last resort when a request overstays far beyond its timeout: quiesce the device and
+     * complete every in-flight request (ETIMEDOUT / ECANCELED) once the device can no longer write
+     * their buffers. Init/thread context.
+     */
+    int (*recover)(struct keel_blkdev *dev);
+};
+
+/** A block device. Embedded in, or allocated by, the caller; drivers fill it with keel_blkdev_init. */
+struct keel_blkdev {
+    struct keel_blkdev_info info;
+    const struct keel_blkdev_ops *ops; /* NULL for partitions: the layer forwards to the parent */
+    void *drv;                         /* driver instance */
+    const struct keel_hal *hal;
+    struct keel_blkdev *parent; /* partitions: the disk */
+    uint64_t start_lba;         /* partitions: first sector on the parent */
+    uint8_t access;             /* enum keel_blk_access */
+    bool gone;                  /* removed: submits fail with KEEL_ENODEV */
+    struct keel_blk_qstats stats[KEEL_CONFIG_BLK_MAX_QUEUES];
+};
+
+/**
+ * Driver side: initialise `dev` (zeroes stats, access RW or RO per info flags). Init context.
+ */
+void keel_blkdev_init(struct keel_blkdev *dev, const struct keel_hal *hal,
+                      const struct keel_blkdev_ops *ops, void *drv,
+                      const struct keel_blkdev_info *info);
+
+/**
+ * Driver side: finish a request. Updates statistics and calls req->done. Called from the owning
+ * queue's poll or interrupt path.
+ */
+void keel_blk_complete(struct keel_blk_req *req, int status);
+
+/** Driver side: count a resubmission of `req` (retriable error). */
+void keel_blk_note_retry(struct keel_blk_req *req);
+
+/**
+ * Set the access mode. Asking RW on a KEEL_BLK_F_READ_ONLY device returns KEEL_EROFS. Partitions
+ * inherit their parent's read-only state at check time, whatever their own mode.
+ */
+int keel_blkdev_set_access(struct keel_blkdev *dev, enum keel_blk_access mode);
+
+/** Mark a device removed: in-flight requests are the driver's to fail; new ones get ENODEV. */
+void keel_blkdev_mark_gone(struct keel_blkdev *dev);
+
+/**
+ * Check `req` against `dev` as keel_blk_submit would, without submitting; on success set
+ * req->dev_lba and *root to the device whose driver serves it. For drivers and tests.
+ */
+int keel_blk_check(struct keel_blkdev *dev, const struct keel_blk_req *req,
+                   struct keel_blkdev **root, uint64_t *abs_lba);
+
+/** Submit asynchronously. 0: done() will run once. < 0: refused, done() will not run. */
+int keel_blk_submit(struct keel_blkdev *dev, struct keel_blk_req *req);
+
+/** Reap completions on `queue` (done callbacks run inside). Returns how many, or < 0. */
+int keel_blk_poll(struct keel_blkdev *dev, unsigned queue, unsigned budget);
+
+/*
+ * Blocking helpers: split into max_transfer chunks, submit on `queue`, poll until done. `timeout_us`
+ * bounds each chunk (0: default). Queue full is retried within the timeout. Return 0 or KEEL_E*.
+ * Thread/init context (they poll and delay).
+ */
+int keel_blk_read(struct keel_blkdev *dev, unsigned queue, uint64_t lba, uint32_t count, void *buf,
+                  uint32_t timeout_us);
+int keel_blk_write(struct keel_blkdev *dev, unsigned queue, uint64_t lba, uint32_t count,
+                   const void *buf, uint32_t timeout_us);
+int keel_blk_flush(struct keel_blkdev *dev, unsigned queue, uint32_t timeout_us);
+int keel_blk_trim(struct keel_blkdev *dev, unsigned queue, uint64_t lba, uint32_t count,
+                  uint32_t timeout_us);
+int keel_blk_write_zeroes(struct keel_blkdev *dev, unsigned queue, uint64_t lba, uint32_t count,
+                          uint32_t timeout_us);
+
+/** Run one prepared request synchronously (any op); used by the helpers above and by drivers. */
+int keel_blk_execute(struct keel_blkdev *dev, struct keel_blk_req *req);
+
+/** Index of the latency bucket for `us` (exposed for tests). */
+unsigned keel_blk_lat_bucket(uint64_t us);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
