@@ -134,13 +134,16 @@ int keel_blk_submit(struct keel_blkdev *dev, struct keel_blk_req *req)
     req->next = NULL;
     req->start_us = keel_time_us(root->hal);
     st = &dev->stats[req->queue];
+    /* Counted before the driver sees it: an interrupt may complete it before submit returns. */
     st->in_flight++;
+    rc = root->ops->submit(root, req);
+    if (rc != KEEL_OK) {
+        st->in_flight--; /* refused requests (queue full) never count as in flight */
+        return rc;
+    }
     if (st->in_flight > st->in_flight_max)
         st->in_flight_max = st->in_flight;
-    rc = root->ops->submit(root, req);
-    if (rc != KEEL_OK)
-        st->in_flight--;
-    return rc;
+    return KEEL_OK;
 }
 
 static struct keel_blkdev *root_of(struct keel_blkdev *dev)
