@@ -101,6 +101,22 @@ int sim_poller_add(struct sim *s, void (*fn)(void *arg), void *arg)
     return -1;
 }
 
+bool sim_set_arena_bus_base(struct sim *s, uint64_t bus)
+{
+    if (s->arena_next != 0 || (bus & (SIM_PAGE - 1u)) != 0)
+        return false;
+    s->arena_bus = bus;
+    return true;
+}
+
+void sim_poller_remove(struct sim *s, int id)
+{
+    if (id >= 0 && id < SIM_MAX_POLLERS) {
+        s->pollers[id].fn = NULL;
+        s->pollers[id].arg = NULL;
+    }
+}
+
 static uint64_t hal_time_us(void *ctx)
 {
     struct sim *s = ctx;
@@ -463,7 +479,7 @@ static int hal_dma_alloc(void *ctx, size_t size, size_t align, struct keel_dma_m
     s->arena_next = off + size;
     memset(s->arena + off, 0, size);
     out->cpu = s->arena + off;
-    out->bus = SIM_BUS_BASE + off;
+    out->bus = s->arena_bus + off;
     out->size = size;
     out->cookie = (void *)(uintptr_t)(off + 1u);
     s->dma_allocs++;
@@ -476,7 +492,7 @@ static void hal_dma_free(void *ctx, struct keel_dma_mem *mem)
     uint8_t *p = mem->cpu;
 
     if (p < s->arena || p >= s->arena + s->arena_size ||
-        mem->bus != SIM_BUS_BASE + (uint64_t)(p - s->arena)) {
+        mem->bus != s->arena_bus + (uint64_t)(p - s->arena)) {
         sim_violation(s, "dma_free of memory the sim did not allocate");
         return;
     }
@@ -671,8 +687,8 @@ static uint8_t *resolve(struct sim *s, uint64_t bus, size_t len)
 {
     unsigned i;
 
-    if (bus >= SIM_BUS_BASE && bus - SIM_BUS_BASE + len <= s->arena_next)
-        return s->arena + (bus - SIM_BUS_BASE);
+    if (bus >= s->arena_bus && bus - s->arena_bus + len <= s->arena_next)
+        return s->arena + (bus - s->arena_bus);
     if (bus >= SIM_BOUNCE_BUS_BASE && bus - SIM_BOUNCE_BUS_BASE + len <= s->bounce_size) {
         uint64_t off = bus - SIM_BOUNCE_BUS_BASE;
         for (i = 0; i < SIM_MAX_MAPS; i++) {
@@ -750,8 +766,8 @@ bool sim_dma_write(struct sim *s, uint64_t bus, const void *in, size_t len)
 
 void *sim_dma_ptr(struct sim *s, uint64_t bus, size_t len)
 {
-    if (bus >= SIM_BUS_BASE && bus - SIM_BUS_BASE + len <= s->arena_next)
-        return s->arena + (bus - SIM_BUS_BASE);
+    if (bus >= s->arena_bus && bus - s->arena_bus + len <= s->arena_next)
+        return s->arena + (bus - s->arena_bus);
     return NULL;
 }
 
@@ -1062,6 +1078,20 @@ bool sim_fault_hit(struct sim *s, int id, uint64_t *param)
     return true;
 }
 
+bool sim_fault_peek(const struct sim *s, int id, uint64_t *param)
+{
+    unsigned i;
+
+    for (i = 0; i < SIM_MAX_FAULTS; i++) {
+        if (s->faults[i].armed && s->faults[i].id == id) {
+            if (param)
+                *param = s->faults[i].param;
+            return true;
+        }
+    }
+    return false;
+}
+
 uint32_t sim_fault_fired(const struct sim *s, int id)
 {
     unsigned i;
@@ -1132,6 +1162,7 @@ struct sim *sim_create(size_t arena_size)
     s->now_us = 1000000; /* not zero: a driver treating 0 as "unset" must not be lucky */
     s->scramble = 0x1234567u;
     s->msi_base = 0xfee00000u;
+    s->arena_bus = SIM_BUS_BASE;
     s->log_to_stderr = getenv("KEEL_SIM_LOG") != NULL;
     return s;
 }

@@ -5,7 +5,8 @@
  * It implements the whole HAL (struct keel_hal) over:
  *  - MMIO and port I/O dispatched by address range to device models;
  *  - a PCI configuration space of simulated functions with real BAR sizing semantics;
- *  - a DMA arena whose bus addresses differ from CPU pointers (bus = arena offset + SIM_BUS_BASE),
+ *  - a DMA arena whose bus addresses differ from CPU pointers (bus = arena offset + SIM_BUS_BASE,
+ *    or the base given to sim_set_arena_bus_base()),
  *    and streaming mappings of caller buffers that either translate page by page into a separate
  *    bus window (scrambled, so a driver assuming contiguity or using CPU pointers fails) or bounce
  *    through the arena (so a missing unmap/sync loses data and fails the test);
@@ -175,6 +176,9 @@ struct sim {
     unsigned log_lines;
     char last_log[256];
     bool log_to_stderr;
+
+    /* bus address of the arena's first byte: SIM_BUS_BASE unless sim_set_arena_bus_base() */
+    uint64_t arena_bus;
 };
 
 /** Create a platform with an arena of `arena_size` bytes (malloc'ed). Free with sim_destroy. */
@@ -220,12 +224,21 @@ void *sim_dma_ptr(struct sim *s, uint64_t bus, size_t len);
 /** True when [bus, bus+len) is currently device-accessible (arena or a live mapping). */
 bool sim_dma_valid(struct sim *s, uint64_t bus, size_t len);
 
+/**
+ * Move the arena's bus window to `bus` (page aligned), e.g. below 16 TiB for legacy virtio whose
+ * 32-bit page frame numbers cannot reach SIM_BUS_BASE. Only before the first dma_alloc: false
+ * (and nothing changes) otherwise.
+ */
+bool sim_set_arena_bus_base(struct sim *s, uint64_t bus);
+
 /* ---- time ---- */
 /** Run `fn(arg)` once the virtual clock reaches now + delay_us. Returns a timer id. */
 int sim_timer_add(struct sim *s, uint64_t delay_us, void (*fn)(void *arg), void *arg);
 void sim_timer_cancel(struct sim *s, int id);
 /** Call `fn(arg)` whenever time advances (device models that process queues in the background). */
 int sim_poller_add(struct sim *s, void (*fn)(void *arg), void *arg);
+/** Remove a poller added by sim_poller_add (a model being destroyed). */
+void sim_poller_remove(struct sim *s, int id);
 /** Advance the clock by `us` (runs timers and pollers). */
 void sim_advance(struct sim *s, uint64_t us);
 
@@ -265,6 +278,11 @@ void sim_fault_arm(struct sim *s, int id, uint32_t skip, uint32_t count, uint64_
 void sim_fault_clear(struct sim *s, int id);
 /** Consulted by models: true when fault `id` fires on this hit (param in *param if non-NULL). */
 bool sim_fault_hit(struct sim *s, int id, uint64_t *param);
+/**
+ * Look at an armed fault without consuming a hit: true when `id` is armed, with its param in
+ * *param (models use it to filter which events may hit the fault at all).
+ */
+bool sim_fault_peek(const struct sim *s, int id, uint64_t *param);
 /** How many times fault `id` has fired. */
 uint32_t sim_fault_fired(const struct sim *s, int id);
 
