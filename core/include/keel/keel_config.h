@@ -80,6 +80,14 @@
 #define KEEL_CONFIG_PART_MAX_LOGICAL 64
 #endif
 
+/*
+ * Largest GPT partition entry array read (num_entries x entry_size, in bytes); a header asking for
+ * more is treated as corrupt. Bounds the reads a hostile header can cause. 1 MiB = 8192 entries.
+ */
+#ifndef KEEL_CONFIG_PART_GPT_MAX_ARRAY_BYTES
+#define KEEL_CONFIG_PART_GPT_MAX_ARRAY_BYTES (1u << 20)
+#endif
+
 /* Most DMA segments one mapped buffer may use; larger needs split the request. */
 #ifndef KEEL_CONFIG_DMA_MAX_SEGS
 #define KEEL_CONFIG_DMA_MAX_SEGS 33
@@ -88,6 +96,179 @@
 /* PCI: how many capabilities a walk follows before calling the list corrupt. */
 #ifndef KEEL_CONFIG_PCI_MAX_CAPS
 #define KEEL_CONFIG_PCI_MAX_CAPS 48
+#endif
+
+/* ---- virtio (virtio/: transports, virtqueues, virtio-blk) ---------------------------------------- */
+
+/* Virtqueues one virtio device may use (virtio-blk: request queues; virtio-scsi: 2 + requests). */
+#ifndef KEEL_CONFIG_VIRTIO_MAX_QUEUES
+#define KEEL_CONFIG_VIRTIO_MAX_QUEUES 10
+#endif
+
+/*
+ * Largest virtqueue size used (entries). A device offering more is clamped to this; the private
+ * per-descriptor shadow of every queue is sized by it. Must be a power of two, 2..32768.
+ */
+#ifndef KEEL_CONFIG_VIRTIO_QUEUE_SIZE_MAX
+#define KEEL_CONFIG_VIRTIO_QUEUE_SIZE_MAX 256
+#endif
+
+/* Most buffers (descriptors) in one chain a device driver may add, header and status included. */
+#ifndef KEEL_CONFIG_VIRTIO_MAX_SEGS
+#define KEEL_CONFIG_VIRTIO_MAX_SEGS 64
+#endif
+
+/* Indirect descriptor tables preallocated per queue (0: never use VIRTIO_F_INDIRECT_DESC). */
+#ifndef KEEL_CONFIG_VIRTIO_INDIRECT_POOL
+#define KEEL_CONFIG_VIRTIO_INDIRECT_POOL 32
+#endif
+
+/* Bound on the wait for a device reset (status reads 0) and for a queue reset, microseconds. */
+#ifndef KEEL_CONFIG_VIRTIO_RESET_TIMEOUT_US
+#define KEEL_CONFIG_VIRTIO_RESET_TIMEOUT_US 1000000u
+#endif
+
+/* Attempts at a consistent configuration read (generation loop) before KEEL_EAGAIN. */
+#ifndef KEEL_CONFIG_VIRTIO_CONFIG_RETRIES
+#define KEEL_CONFIG_VIRTIO_CONFIG_RETRIES 16
+#endif
+
+/* Polled mode: how often a queue poll also looks at device status and config generation, us. */
+#ifndef KEEL_CONFIG_VIRTIO_STATUS_POLL_US
+#define KEEL_CONFIG_VIRTIO_STATUS_POLL_US 100000u
+#endif
+
+/* virtio-blk: request queues per device (at most KEEL_CONFIG_BLK_MAX_QUEUES). */
+#ifndef KEEL_CONFIG_VIRTIO_BLK_MAX_QUEUES
+#define KEEL_CONFIG_VIRTIO_BLK_MAX_QUEUES 4
+#endif
+
+/* virtio-blk: virtio requests in flight per queue (header/status slots in DMA memory). */
+#ifndef KEEL_CONFIG_VIRTIO_BLK_SLOTS
+#define KEEL_CONFIG_VIRTIO_BLK_SLOTS 64
+#endif
+
+/* virtio-blk: resubmissions of a request after a device reset before it fails with KEEL_EIO. */
+#ifndef KEEL_CONFIG_VIRTIO_BLK_RETRIES
+#define KEEL_CONFIG_VIRTIO_BLK_RETRIES 2
+#endif
+
+#if (KEEL_CONFIG_VIRTIO_QUEUE_SIZE_MAX & (KEEL_CONFIG_VIRTIO_QUEUE_SIZE_MAX - 1)) != 0 ||              \
+    KEEL_CONFIG_VIRTIO_QUEUE_SIZE_MAX < 2 || KEEL_CONFIG_VIRTIO_QUEUE_SIZE_MAX > 32768
+#error "KEEL_CONFIG_VIRTIO_QUEUE_SIZE_MAX must be a power of two in 2..32768"
+#endif
+#if KEEL_CONFIG_VIRTIO_MAX_SEGS < 3 || KEEL_CONFIG_VIRTIO_MAX_SEGS > KEEL_CONFIG_VIRTIO_QUEUE_SIZE_MAX
+#error "KEEL_CONFIG_VIRTIO_MAX_SEGS must be in 3..KEEL_CONFIG_VIRTIO_QUEUE_SIZE_MAX"
+#endif
+#if KEEL_CONFIG_VIRTIO_BLK_MAX_QUEUES < 1 || KEEL_CONFIG_VIRTIO_BLK_MAX_QUEUES > KEEL_CONFIG_BLK_MAX_QUEUES
+#error "KEEL_CONFIG_VIRTIO_BLK_MAX_QUEUES must be in 1..KEEL_CONFIG_BLK_MAX_QUEUES"
+#endif
+/* ---- end of virtio ------------------------------------------------------------------------------- */
+
+
+/* ================================================================================================
+ * NVMe driver (nvme/). Sizes of struct keel_nvme_ctrl and of the DMA memory taken at attach.
+ * ============================================================================================== */
+
+/* I/O queue pairs per controller (also bounded by KEEL_CONFIG_BLK_MAX_QUEUES and the grant). */
+#ifndef KEEL_CONFIG_NVME_MAX_IO_QUEUES
+#define KEEL_CONFIG_NVME_MAX_IO_QUEUES 4
+#endif
+
+/* Entries per I/O queue (SQ and CQ); one stays empty, so depth - 1 commands in flight. */
+#ifndef KEEL_CONFIG_NVME_IO_QUEUE_DEPTH
+#define KEEL_CONFIG_NVME_IO_QUEUE_DEPTH 64
+#endif
+
+/* Entries of the admin queue pair. */
+#ifndef KEEL_CONFIG_NVME_ADMIN_QUEUE_DEPTH
+#define KEEL_CONFIG_NVME_ADMIN_QUEUE_DEPTH 16
+#endif
+
+/* Namespaces kept per controller (the first ones found). */
+#ifndef KEEL_CONFIG_NVME_MAX_NAMESPACES
+#define KEEL_CONFIG_NVME_MAX_NAMESPACES 4
+#endif
+
+/* Namespace IDs probed one by one when the Active Namespace List is unsupported (bounds NN). */
+#ifndef KEEL_CONFIG_NVME_NS_SCAN_MAX
+#define KEEL_CONFIG_NVME_NS_SCAN_MAX 64
+#endif
+
+/* PRP list pages per I/O queue (shared by its commands) and for the admin queue. */
+#ifndef KEEL_CONFIG_NVME_PRP_POOL_PAGES
+#define KEEL_CONFIG_NVME_PRP_POOL_PAGES 8
+#endif
+#ifndef KEEL_CONFIG_NVME_ADMIN_PRP_POOL_PAGES
+#define KEEL_CONFIG_NVME_ADMIN_PRP_POOL_PAGES 1
+#endif
+
+/* PRP list pages one command may chain (list pages hold page/8 - 1 entries plus the chain). */
+#ifndef KEEL_CONFIG_NVME_PRP_PAGES_PER_CMD
+#define KEEL_CONFIG_NVME_PRP_PAGES_PER_CMD 2
+#endif
+
+/* Memory pages one command may carry (with MDTS, bounds a child command; sizes the map scratch). */
+#ifndef KEEL_CONFIG_NVME_MAX_CMD_PAGES
+#define KEEL_CONFIG_NVME_MAX_CMD_PAGES 128
+#endif
+
+/* Largest block request accepted (info.max_transfer); split into commands below it. */
+#ifndef KEEL_CONFIG_NVME_MAX_TRANSFER_BYTES
+#define KEEL_CONFIG_NVME_MAX_TRANSFER_BYTES (2u * 1024u * 1024u)
+#endif
+
+/* Bounce buffer per I/O queue for buffers that break PRP rules; 0: refuse them (KEEL_EFAULT). */
+#ifndef KEEL_CONFIG_NVME_BOUNCE_BYTES
+#define KEEL_CONFIG_NVME_BOUNCE_BYTES 8192u
+#endif
+
+/* Resubmissions of a command failing with a retriable status (DNR clear). */
+#ifndef KEEL_CONFIG_NVME_MAX_RETRIES
+#define KEEL_CONFIG_NVME_MAX_RETRIES 3
+#endif
+
+/* Admin command timeout (also how long an Abort may take before a reset), microseconds. */
+#ifndef KEEL_CONFIG_NVME_ADMIN_TIMEOUT_US
+#define KEEL_CONFIG_NVME_ADMIN_TIMEOUT_US 10000000u
+#endif
+
+/* Floor of the CSTS.RDY wait when CAP.TO is 0 or tiny, microseconds (CAP.TO is 500 ms units). */
+#ifndef KEEL_CONFIG_NVME_READY_TIMEOUT_MIN_US
+#define KEEL_CONFIG_NVME_READY_TIMEOUT_MIN_US 500000u
+#endif
+
+/* Shutdown wait: RTD3E clamped to [MIN, MAX], microseconds. */
+#ifndef KEEL_CONFIG_NVME_SHUTDOWN_MIN_US
+#define KEEL_CONFIG_NVME_SHUTDOWN_MIN_US 5000000u
+#endif
+#ifndef KEEL_CONFIG_NVME_SHUTDOWN_MAX_US
+#define KEEL_CONFIG_NVME_SHUTDOWN_MAX_US 60000000u
+#endif
+
+/* Delay between polls in blocking waits (attach, admin commands, detach), microseconds. */
+#ifndef KEEL_CONFIG_NVME_POLL_INTERVAL_US
+#define KEEL_CONFIG_NVME_POLL_INTERVAL_US 100u
+#endif
+
+/* Asynchronous Event Requests kept outstanding (also bounded by AERL + 1). */
+#ifndef KEEL_CONFIG_NVME_AER_MAX
+#define KEEL_CONFIG_NVME_AER_MAX 1
+#endif
+
+/* Events queued for the integrator's callback between keel_nvme_service() calls. */
+#ifndef KEEL_CONFIG_NVME_EVENT_QUEUE
+#define KEEL_CONFIG_NVME_EVENT_QUEUE 8
+#endif
+
+/* Power state descriptors kept (NPSS + 1, at most 32). */
+#ifndef KEEL_CONFIG_NVME_MAX_POWER_STATES
+#define KEEL_CONFIG_NVME_MAX_POWER_STATES 32
+#endif
+
+/* Largest LBA data size accepted, log2 (16: 64 KiB blocks). */
+#ifndef KEEL_CONFIG_NVME_MAX_LBA_SHIFT
+#define KEEL_CONFIG_NVME_MAX_LBA_SHIFT 16
 #endif
 
 #endif
