@@ -1,0 +1,744 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-blk requests (5.2.6): a block request becomes one or more virtio requests ("pieces"), each
+ * a chain of header (device-readable), data and a status byte (device-writable) in one slot. READ
+ * and WRITE buffers are mapped through the HAL and every DMA segment becomes a descriptor; a piece
+ * carries at most seg_limit data descriptors of at most size_max bytes, and when the mapping needs
+ * more, the piece is halved until it fits (split). Discard, write-zeroes and secure-erase pieces
+ * honour the device's per-request sector limits. Pieces of one request are issued in order, many
+ * per notification, and the request completes when its last piece does.
+ *
+ * Concurrency: all of this runs in the queue owner's context or in the queue's interrupt callback;
+ * q->depth tells the callback that the owner is inside, in which case it only leaves a note.
+ */
+#include <keel/endian.h>
+#include <keel/error.h>
+#include <keel/log.h>
+#include <keel/str.h>
+#include <keel/virtio_blk.h>
+#include <keel/wait.h>
+
+#include "blk_internal.h"
+
+enum { ISSUE_MORE = 0, ISSUE_LAST = 1, ISSUE_NONE = 2 };
+
+enum piece_kind { K_RW = 1, K_FLUSH = 2, K_RANGE = 3, K_GET_ID = 4 };
+
+uint64_t keel_vblk_deadline(const struct keel_blk_req *req)
+{
+    uint32_t t = req->timeout_us ? req->timeout_us : KEEL_CONFIG_BLK_DEFAULT_TIMEOUT_US;
+    return req->start_us + t;
+}
+
+/* ---- small helpers --------------------------------------------------------------------------- */
+
+static uint8_t *slot_cpu(const struct keel_vblk_queue *q, uint16_t i)
+{
+    return (uint8_t *)q->slot_mem.cpu + (size_t)i * KEEL_VBLK_SLOT_BYTES;
+}
+
+static keel_bus_addr_t slot_bus(const struct keel_vblk_queue *q, uint16_t i)
+{
+    return q->slot_mem.bus + (keel_bus_addr_t)i * KEEL_VBLK_SLOT_BYTES;
+}
+
+static uint16_t slot_index(const struct keel_vblk_queue *q, const struct keel_vblk_slot *s)
+{
+    return (uint16_t)(s - q->slots);
+}
+
+/* Header fields: little-endian, or guest order on the legacy interface (5.2.6.3). */
+static void put32(const struct keel_vblk *vb, uint8_t *p, uint32_t v)
+{
+    if (KEEL_BIG_ENDIAN && vb->vdev.legacy)
+        keel_st_be32(p, v);
+    else
+        keel_st_le32(p, v);
+}
+
+static void put64(const struct keel_vblk *vb, uint8_t *p, uint64_t v)
+{
+    if (KEEL_BIG_ENDIAN && vb->vdev.legacy)
+        keel_st_be64(p, v);
+    else
+        keel_st_le64(p, v);
+}
+
+static void write_header(struct keel_vblk_queue *q, uint16_t s, uint32_t type, uint64_t sector)
+{
+    uint8_t *p = slot_cpu(q, s);
+
+    put32(q->vb, p + SLOT_HDR, type);
+    put32(q->vb, p + SLOT_HDR + 4u, 0);
+    put64(q->vb, p + SLOT_HDR + 8u, sector);
+    /* Preset to a value no device writes as status: unwritten means failed (5.2.6). */
+    *(volatile uint8_t *)(p + SLOT_STATUS) = STATUS_PRESET;
+}
+
+static uint16_t slot_take(struct keel_vblk_queue *q)
+{
+    uint16_t i = q->free_slot;
+
+    if (i != NO_SLOT) {
+        q->free_slot = q->slots[i].next_free;
+        q->used_slots++;
+    }
+    return i;
+}
+
+static void slot_put(struct keel_vblk_queue *q, uint16_t i)
+{
+    q->slots[i].req = NULL;
+    q->slots[i].cookie = NULL;
+    q->slots[i].next_free = q->free_slot;
+    q->free_slot = i;
+    q->used_slots--;
+}
+
+static void unmap_slot(struct keel_vblk_queue *q, struct keel_vblk_slot *s)
+{
+    const struct keel_hal *hal = q->vb->vdev.hal;
+
+    if (s->cookie != NULL)
+        hal->ops->dma_unmap(hal->ctx, s->cookie, s->buf, s->len, (enum keel_dma_dir)s->dir);
+    s->cookie = NULL;
+}
+
+void keel_vblk_slot_release(struct keel_vblk_queue *q, struct keel_vblk_slot *s)
+{
+    unmap_slot(q, s);
+    slot_put(q, slot_index(q, s));
+}
+
+/* ---- lists ------------------------------------------------------------------------------------
+ */
+
+void keel_vblk_pend_push(struct keel_vblk_queue *q, struct keel_blk_req *req)
+{
+    req->next = NULL;
+    rq_set(req, RF_PENDING);
+    if (q->pend_tail != NULL)
+        q->pend_tail->next = req;
+    else
+        q->pend_head = req;
+    q->pend_tail = req;
+}
+
+static void pend_pop(struct keel_vblk_queue *q)
+{
+    struct keel_blk_req *req = q->pend_head;
+
+    q->pend_head = req->next;
+    if (q->pend_head == NULL)
+        q->pend_tail = NULL;
+    req->next = NULL;
+    rq_clear(req, RF_PENDING);
+}
+
+void keel_vblk_finish(struct keel_vblk_queue *q, struct keel_blk_req *req)
+{
+    req->next = NULL;
+    if (q->fin_tail != NULL)
+        q->fin_tail->next = req;
+    else
+        q->fin_head = req;
+    q->fin_tail = req;
+}
+
+unsigned keel_vblk_drain_finished(struct keel_vblk_queue *q)
+{
+    struct keel_blk_req *req;
+    unsigned n = 0;
+
+    while ((req = q->fin_head) != NULL) {
+        int st = rq_err(req);
+        q->fin_head = req->next;
+        if (q->fin_head == NULL)
+            q->fin_tail = NULL;
+        req->next = NULL;
+        if (st == KEEL_ETIMEDOUT)
+            q->vb->stats.timeouts++;
+        else if (st == KEEL_EPROTO)
+            q->vb->stats.protocol_errors++;
+        if (req->op < KEEL_BLK_OP_COUNT) {
+            keel_blk_complete(req, st);
+        } else {
+            req->status = st;
+            req->done(req);
+        }
+        n++;
+    }
+    return n;
+}
+
+/* ---- what a request still needs ------------------------------------------------------------- */
+
+static bool has_flush(const struct keel_vblk *vb)
+{
+    return keel_virtio_has(&vb->vdev, KEEL_VIRTIO_BLK_F_FLUSH);
+}
+
+/* FUA has no virtio equivalent: a flush after the write, when there is a cache to flush. */
+static bool fua_flush(const struct keel_vblk *vb, const struct keel_blk_req *req)
+{
+    return req->op == KEEL_BLK_OP_WRITE && (req->flags & KEEL_BLK_REQ_FUA) && has_flush(vb) &&
+           (vb->blk.info.flags & KEEL_BLK_F_FLUSH);
+}
+
+static bool needs_more(const struct keel_vblk *vb, const struct keel_blk_req *req)
+{
+    switch (req->op) {
+    case KEEL_BLK_OP_READ:
+    case KEEL_BLK_OP_TRIM:
+    case KEEL_BLK_OP_WRITE_ZEROES:
+    case VBLK_OP_SECURE_ERASE:
+        return rq_issued(req) < req->count;
+    case KEEL_BLK_OP_WRITE:
+        return rq_issued(req) < req->count || (fua_flush(vb, req) && !(rq_flags(req) & RF_SENT));
+    case KEEL_BLK_OP_FLUSH:
+        return has_flush(vb) && !(rq_flags(req) & RF_SENT);
+    case VBLK_OP_GET_ID:
+        return !(rq_flags(req) & RF_SENT);
+    default:
+        return false;
+    }
+}
+
+/* ---- building pieces ----------------------------------------------------------------------------
+ */
+
+/* Turn mapped segments into data descriptors no longer than size_max; count them. */
+static unsigned fill_data(struct keel_vblk_queue *q, unsigned nsegs, unsigned limit)
+{
+    uint32_t smax = q->vb->cfg.size_max;
+    unsigned n = 0, i;
+
+    for (i = 0; i < nsegs; i++) {
+        keel_bus_addr_t a = q->segs[i].bus;
+        uint32_t left = q->segs[i].len;
+        while (left > 0u) {
+            uint32_t l = (smax != 0u && left > smax) ? smax : left;
+            if (n >= limit)
+                return limit + 1u;
+            q->sg[1u + n].addr = a;
+            q->sg[1u + n].len = l;
+            n++;
+            a += l;
+            left -= l;
+        }
+    }
+    return n;
+}
+
+/* Map the next part of a READ/WRITE buffer, halving it until it fits the descriptor limits. */
+static int map_rw(struct keel_vblk_queue *q, struct keel_blk_req *req, struct keel_vblk_slot *s,
+                  unsigned *ndesc)
+{
+    struct keel_vblk *vb = q->vb;
+    const struct keel_hal *hal = vb->vdev.hal;
+    uint32_t left = req->count - rq_issued(req);
+    uint32_t blocks = left < vb->max_chunk_blocks ? left : vb->max_chunk_blocks;
+    enum keel_dma_dir dir = req->op == KEEL_BLK_OP_READ ? KEEL_DMA_FROM_DEVICE : KEEL_DMA_TO_DEVICE;
+    uint8_t *buf = (uint8_t *)req->buf + ((size_t)rq_issued(req) << vb->lb_bytes_shift);
+
+    for (;;) {
+        size_t len = (size_t)blocks << vb->lb_bytes_shift;
+        unsigned nsegs = 0;
+        void *cookie = NULL;
+        int rc =
+            hal->ops->dma_map(hal->ctx, buf, len, dir, q->segs, vb->seg_limit, &nsegs, &cookie);
+        if (rc == KEEL_OK) {
+            *ndesc = fill_data(q, nsegs, vb->seg_limit);
+            if (*ndesc <= vb->seg_limit) {
+                s->cookie = cookie;
+                s->buf = buf;
+                s->len = (uint32_t)len;
+                s->dir = (uint8_t)dir;
+                s->blocks = blocks;
+                return KEEL_OK;
+            }
+            hal->ops->dma_unmap(hal->ctx, cookie, buf, len, dir);
+            rc = KEEL_ENOSPC;
+        }
+        if (rc != KEEL_ENOSPC)
+            return rc;
+        if (blocks == 1u)
+            return KEEL_EFAULT; /* one block needs more segments than the device takes */
+        blocks >>= 1;
+    }
+}
+
+static int piece_rw(struct keel_vblk_queue *q, struct keel_blk_req *req, uint16_t si)
+{
+    struct keel_vblk *vb = q->vb;
+    struct keel_vblk_slot *s = &q->slots[si];
+    bool write = req->op == KEEL_BLK_OP_WRITE;
+    uint64_t lba = req->dev_lba + rq_issued(req);
+    unsigned ndesc = 0;
+    int rc = map_rw(q, req, s, &ndesc);
+
+    if (rc != KEEL_OK)
+        return rc;
+    write_header(q, si, write ? KEEL_VIRTIO_BLK_T_OUT : KEEL_VIRTIO_BLK_T_IN, lba << vb->lb_shift);
+    q->sg[0].addr = slot_bus(q, si) + SLOT_HDR;
+    q->sg[0].len = 16;
+    q->sg[1u + ndesc].addr = slot_bus(q, si) + SLOT_STATUS;
+    q->sg[1u + ndesc].len = 1;
+    s->kind = K_RW;
+    if (write)
+        rc = keel_vq_add(&q->vq, q->sg, 1u + ndesc, 1, s);
+    else
+        rc = keel_vq_add(&q->vq, q->sg, 1, ndesc + 1u, s);
+    if (rc != KEEL_OK) {
+        unmap_slot(q, s);
+        return rc;
+    }
+    if (rq_issued(req) != 0u)
+        vb->stats.splits++;
+    req->priv[P_ISSUED] += s->blocks;
+    return KEEL_OK;
+}
+
+static void range_limit(const struct keel_vblk *vb, uint8_t op, uint32_t *type, uint32_t *max)
+{
+    uint32_t sectors;
+
+    if (op == KEEL_BLK_OP_TRIM) {
+        *type = KEEL_VIRTIO_BLK_T_DISCARD;
+        sectors = vb->cfg.max_discard_sectors;
+    } else if (op == KEEL_BLK_OP_WRITE_ZEROES) {
+        *type = KEEL_VIRTIO_BLK_T_WRITE_ZEROES;
+        sectors = vb->cfg.max_write_zeroes_sectors;
+    } else {
+        *type = KEEL_VIRTIO_BLK_T_SECURE_ERASE;
+        sectors = vb->cfg.max_secure_erase_sectors;
+    }
+    if (sectors == 0u)
+        sectors = UINT32_MAX; /* no limit given: bounded by the 32-bit num_sectors field */
+    *max = sectors >> vb->lb_shift;
+    if (*max == 0u)
+        *max = 1u;
+}
+
+/* DISCARD / WRITE_ZEROES / SECURE_ERASE: one struct virtio_blk_discard_write_zeroes per piece. */
+static int piece_range(struct keel_vblk_queue *q, struct keel_blk_req *req, uint16_t si)
+{
+    struct keel_vblk *vb = q->vb;
+    struct keel_vblk_slot *s = &q->slots[si];
+    uint8_t *seg = slot_cpu(q, si) + SLOT_SEG;
+    uint32_t type, max, left = req->count - rq_issued(req), blocks;
+    int rc;
+
+    range_limit(vb, req->op, &type, &max);
+    blocks = left < max ? left : max;
+    write_header(q, si, type, 0);
+    put64(vb, seg, (req->dev_lba + rq_issued(req)) << vb->lb_shift);
+    put32(vb, seg + 8u, blocks << vb->lb_shift);
+    /* 5.2.6.2: unmap must be 0 for discard; write-zeroes may let the device deallocate. */
+    put32(vb, seg + 12u,
+          (req->op == KEEL_BLK_OP_WRITE_ZEROES && (req->flags & KEEL_BLK_REQ_UNMAP)) ? 1u : 0u);
+    q->sg[0].addr = slot_bus(q, si) + SLOT_HDR;
+    q->sg[0].len = 16;
+    q->sg[1].addr = slot_bus(q, si) + SLOT_SEG;
+    q->sg[1].len = 16;
+    q->sg[2].addr = slot_bus(q, si) + SLOT_STATUS;
+    q->sg[2].len = 1;
+    s->kind = K_RANGE;
+    s->blocks = blocks;
+    rc = keel_vq_add(&q->vq, q->sg, 2, 1, s);
+    if (rc != KEEL_OK)
+        return rc;
+    if (rq_issued(req) != 0u)
+        vb->stats.splits++;
+    req->priv[P_ISSUED] += blocks;
+    return KEEL_OK;
+}
+
+/* FLUSH (also the FUA emulation) and GET_ID: a single piece each. */
+static int piece_single(struct keel_vblk_queue *q, struct keel_blk_req *req, uint16_t si)
+{
+    struct keel_vblk_slot *s = &q->slots[si];
+    bool get_id = req->op == VBLK_OP_GET_ID;
+    unsigned n = 0;
+    int rc;
+
+    write_header(q, si, get_id ? KEEL_VIRTIO_BLK_T_GET_ID : KEEL_VIRTIO_BLK_T_FLUSH, 0);
+    q->sg[n].addr = slot_bus(q, si) + SLOT_HDR;
+    q->sg[n++].len = 16;
+    if (get_id) {
+        keel_memset(slot_cpu(q, si) + SLOT_ID, 0, KEEL_VIRTIO_BLK_ID_BYTES);
+        q->sg[n].addr = slot_bus(q, si) + SLOT_ID;
+        q->sg[n++].len = KEEL_VIRTIO_BLK_ID_BYTES;
+    }
+    q->sg[n].addr = slot_bus(q, si) + SLOT_STATUS;
+    q->sg[n++].len = 1;
+    s->kind = get_id ? K_GET_ID : K_FLUSH;
+    s->blocks = 0;
+    rc = keel_vq_add(&q->vq, q->sg, 1, n - 1u, s);
+    if (rc != KEEL_OK)
+        return rc;
+    if (req->op == KEEL_BLK_OP_WRITE)
+        q->vb->stats.fua_flushes++;
+    rq_set(req, RF_SENT);
+    return KEEL_OK;
+}
+
+/* Issue the next piece of `req` into slot `si`. */
+static int build_piece(struct keel_vblk_queue *q, struct keel_blk_req *req, uint16_t si)
+{
+    switch (req->op) {
+    case KEEL_BLK_OP_READ:
+        return piece_rw(q, req, si);
+    case KEEL_BLK_OP_WRITE:
+        if (rq_issued(req) < req->count)
+            return piece_rw(q, req, si);
+        return piece_single(q, req, si);
+    case KEEL_BLK_OP_TRIM:
+    case KEEL_BLK_OP_WRITE_ZEROES:
+    case VBLK_OP_SECURE_ERASE:
+        return piece_range(q, req, si);
+    default:
+        return piece_single(q, req, si);
+    }
+}
+
+/* The request's next piece, if it can and may go now. */
+static int issue_one(struct keel_vblk_queue *q, struct keel_blk_req *req)
+{
+    struct keel_vblk *vb = q->vb;
+    uint16_t si;
+    int rc;
+
+    if (rq_err(req) != 0 || !needs_more(vb, req))
+        return ISSUE_NONE;
+    /* The FUA flush must follow the completion of every data piece (no ordering in virtio). */
+    if (req->op == KEEL_BLK_OP_WRITE && rq_issued(req) >= req->count && rq_inflight(req) != 0u)
+        return ISSUE_NONE;
+    /* A piece beyond the (possibly shrunk) capacity is refused before the device sees it. */
+    if (req->op != KEEL_BLK_OP_FLUSH && req->op != VBLK_OP_GET_ID && rq_issued(req) < req->count &&
+        (req->dev_lba > vb->cap_blocks || req->count > vb->cap_blocks - req->dev_lba))
+        return KEEL_ERANGE;
+    si = slot_take(q);
+    if (si == NO_SLOT)
+        return KEEL_EAGAIN;
+    q->slots[si].req = req;
+    rc = build_piece(q, req, si);
+    if (rc != KEEL_OK) {
+        slot_put(q, si);
+        if (rc == KEEL_ENOSPC || (rc == KEEL_ENOMEM && q->used_slots != 0u))
+            return KEEL_EAGAIN; /* ring or mapping space comes back with completions */
+        return rc;
+    }
+    req->priv[P_INFLIGHT]++;
+    return needs_more(vb, req) ? ISSUE_MORE : ISSUE_LAST;
+}
+
+/* A request with nothing left to issue: complete it, or wait for its pieces / its FUA flush. */
+static void settle(struct keel_vblk_queue *q, struct keel_blk_req *req)
+{
+    if (rq_inflight(req) != 0u || (rq_flags(req) & RF_PENDING))
+        return;
+    if (rq_err(req) == 0 && needs_more(q->vb, req)) {
+        keel_vblk_pend_push(q, req); /* e.g. the FUA flush after the data */
+        return;
+    }
+    keel_vblk_finish(q, req);
+}
+
+void keel_vblk_pump(struct keel_vblk_queue *q)
+{
+    struct keel_blk_req *req;
+    bool added = false;
+
+    if (q->vb->in_recovery || q->vb->dead || !q->vq.ready)
+        return;
+    while ((req = q->pend_head) != NULL) {
+        int rc = issue_one(q, req);
+        if (rc == KEEL_EAGAIN)
+            break;
+        if (rc == ISSUE_MORE) {
+            added = true;
+            continue;
+        }
+        if (rc == ISSUE_LAST)
+            added = true;
+        pend_pop(q);
+        if (rc < 0)
+            rq_note_err(req, rc);
+        settle(q, req);
+    }
+    /* Many pieces, one notification (when the device wants one at all). */
+    if (added)
+        (void)keel_vq_kick(&q->vq);
+}
+
+static int status_to_err(struct keel_vblk *vb, uint8_t st)
+{
+    switch (st) {
+    case KEEL_VIRTIO_BLK_S_OK:
+        return KEEL_OK;
+    case KEEL_VIRTIO_BLK_S_UNSUPP:
+        return KEEL_ENOTSUP;
+    case KEEL_VIRTIO_BLK_S_IOERR:
+        return KEEL_EIO;
+    case STATUS_PRESET:
+        vb->stats.status_unwritten++;
+        return KEEL_EIO;
+    default:
+        return KEEL_EIO;
+    }
+}
+
+static void piece_done(struct keel_vblk_queue *q, struct keel_vblk_slot *s)
+{
+    struct keel_blk_req *req = s->req;
+    uint16_t si = slot_index(q, s);
+    uint8_t *p = slot_cpu(q, si);
+    int rc = status_to_err(q->vb, *(volatile uint8_t *)(p + SLOT_STATUS));
+
+    unmap_slot(q, s); /* the device is done with the buffer: the CPU owns it again */
+    if (rc == KEEL_OK && s->kind == K_GET_ID)
+        keel_memcpy(req->buf, p + SLOT_ID, KEEL_VIRTIO_BLK_ID_BYTES);
+    slot_put(q, si);
+    req->priv[P_INFLIGHT]--;
+    rq_note_err(req, rc);
+    if (rc != KEEL_OK && rc != KEEL_ENOTSUP)
+        q->vb->vdev.events |= KEEL_VIRTIO_EV_RECHECK; /* an error: look at the status soon */
+    settle(q, req);
+}
+
+/* Token sanity: what the queue hands back must be one of this queue's slots in use. */
+static struct keel_vblk_slot *token_slot(struct keel_vblk_queue *q, void *token)
+{
+    struct keel_vblk_slot *s = token;
+
+    if (s < q->slots || s >= q->slots + q->nslots || s->req == NULL)
+        return NULL;
+    return s;
+}
+
+int keel_vblk_reap(struct keel_vblk_queue *q, unsigned budget)
+{
+    bool irq = q->vb->vdev.irq_mode != KEEL_VIRTIO_IRQ_POLL;
+    int n = 0;
+
+    if (q->vb->in_recovery || !q->vq.ready)
+        return 0;
+    for (;;) {
+        void *token;
+        uint32_t len;
+        int rc;
+
+        while (budget == 0u || (unsigned)n < budget) {
+            struct keel_vblk_slot *s;
+            rc = keel_vq_get(&q->vq, &token, &len);
+            if (rc == 0)
+                break;
+            if (rc < 0) {
+                q->recover = R_BROKEN; /* the owner resets the device outside this path */
+                return n;
+            }
+            s = token_slot(q, token);
+            if (s == NULL) {
+                keel_vq_mark_broken(&q->vq, KEEL_VQ_NOT_HEAD);
+                q->recover = R_BROKEN;
+                return n;
+            }
+            piece_done(q, s);
+            n++;
+        }
+        if (!irq || (budget != 0u && (unsigned)n >= budget))
+            break;
+        /* Re-arm; if buffers slipped in meanwhile, go round again (no lost interrupt). */
+        if (keel_vq_enable_irq(&q->vq))
+            break;
+    }
+    return n;
+}
+
+/* The queue's interrupt: complete here unless the owner is inside a call on this queue. */
+static void vblk_vq_irq(struct keel_vq *vq, void *arg)
+{
+    struct keel_vblk_queue *q = arg;
+
+    (void)vq;
+    if (q->depth != 0u || q->vb->in_recovery) {
+        q->irq_pending = true;
+        return;
+    }
+    q->depth++;
+    (void)keel_vblk_reap(q, 0);
+    keel_vblk_pump(q);
+    q->depth--;
+    (void)keel_vblk_drain_finished(q);
+}
+
+/* Create the queue's virtqueue with its interrupt callback (defined here: its address stays local).
+ */
+int keel_vblk_vq_create(struct keel_vblk_queue *q, uint16_t size_cap)
+{
+    return keel_vq_create(&q->vq, &q->vb->vdev, q->index, size_cap, vblk_vq_irq, q);
+}
+
+static void q_enter(struct keel_vblk_queue *q)
+{
+    q->depth++;
+}
+
+static unsigned q_leave(struct keel_vblk_queue *q, bool drain)
+{
+    while (q->depth == 1u && q->irq_pending) {
+        q->irq_pending = false;
+        (void)keel_vblk_reap(q, 0);
+        keel_vblk_pump(q);
+    }
+    q->depth--;
+    return (drain && q->depth == 0u) ? keel_vblk_drain_finished(q) : 0u;
+}
+
+/* ---- block layer operations ------------------------------------------------------------------ */
+
+static int check_op(const struct keel_vblk *vb, const struct keel_blk_req *req)
+{
+    const struct keel_virtio_dev *d = &vb->vdev;
+
+    switch (req->op) {
+    case KEEL_BLK_OP_READ:
+    case KEEL_BLK_OP_WRITE:
+    case KEEL_BLK_OP_FLUSH:
+        return KEEL_OK;
+    case KEEL_BLK_OP_TRIM:
+        return keel_virtio_has(d, KEEL_VIRTIO_BLK_F_DISCARD) ? KEEL_OK : KEEL_ENOTSUP;
+    case KEEL_BLK_OP_WRITE_ZEROES:
+        return keel_virtio_has(d, KEEL_VIRTIO_BLK_F_WRITE_ZEROES) ? KEEL_OK : KEEL_ENOTSUP;
+    case VBLK_OP_SECURE_ERASE:
+        return keel_virtio_has(d, KEEL_VIRTIO_BLK_F_SECURE_ERASE) ? KEEL_OK : KEEL_ENOTSUP;
+    case VBLK_OP_GET_ID:
+        return req->buf != NULL ? KEEL_OK : KEEL_EINVAL;
+    default:
+        return KEEL_EINVAL;
+    }
+}
+
+static int queue_submit(struct keel_vblk *vb, struct keel_blk_req *req)
+{
+    struct keel_vblk_queue *q;
+    uint64_t dl;
+    int rc;
+
+    if (vb->dead || !vb->attached)
+        return KEEL_ENODEV;
+    if (req->queue >= vb->nq)
+        return KEEL_EINVAL;
+    rc = check_op(vb, req);
+    if (rc != KEEL_OK)
+        return rc;
+    if (req->op != KEEL_BLK_OP_FLUSH && req->op != VBLK_OP_GET_ID &&
+        (req->dev_lba > vb->cap_blocks || req->count > vb->cap_blocks - req->dev_lba))
+        return KEEL_ERANGE;
+    q = &vb->q[req->queue];
+    if (q->free_slot == NO_SLOT)
+        return KEEL_ENOSPC; /* back-pressure: poll, then retry */
+    req->priv[P_ISSUED] = 0;
+    req->priv[P_INFLIGHT] = 0;
+    req->priv[P_ERR] = 0;
+    req->priv[P_FLAGS] = 0;
+    dl = keel_vblk_deadline(req);
+    if (dl < q->next_deadline)
+        q->next_deadline = dl;
+    q_enter(q);
+    keel_vblk_pend_push(q, req);
+    keel_vblk_pump(q);
+    (void)q_leave(q, false); /* done() never runs inside submit */
+    return KEEL_OK;
+}
+
+static int op_submit(struct keel_blkdev *dev, struct keel_blk_req *req)
+{
+    return queue_submit((struct keel_vblk *)dev->drv, req);
+}
+
+int keel_vblk_submit_internal(struct keel_vblk *vb, struct keel_blk_req *req)
+{
+    req->dev = &vb->blk;
+    req->status = KEEL_EAGAIN;
+    req->next = NULL;
+    req->start_us = keel_time_us(vb->vdev.hal);
+    return queue_submit(vb, req);
+}
+
+static int op_poll(struct keel_blkdev *dev, unsigned queue, unsigned budget)
+{
+    struct keel_vblk *vb = (struct keel_vblk *)dev->drv;
+    struct keel_vblk_queue *q;
+    unsigned n;
+
+    if (queue >= vb->nq)
+        return KEEL_EINVAL;
+    q = &vb->q[queue];
+    if (q->depth != 0u)
+        return 0; /* called from a done() callback of this queue: nothing to add */
+    q_enter(q);
+    if (!vb->dead) {
+        keel_vblk_device_events(vb);
+        (void)keel_vblk_reap(q, budget);
+        if (q->recover != R_NONE) {
+            enum vblk_reason why = (enum vblk_reason)q->recover;
+            q->recover = R_NONE;
+            (void)keel_vblk_device_recover(vb, why, q);
+        }
+        keel_vblk_pump(q);
+        keel_vblk_check_timeouts(q);
+    }
+    n = q_leave(q, true);
+    return (int)n;
+}
+
+static int op_recover(struct keel_blkdev *dev)
+{
+    return keel_vblk_recover((struct keel_vblk *)dev->drv);
+}
+
+const struct keel_blkdev_ops keel_vblk_ops = {
+    .submit = op_submit,
+    .poll = op_poll,
+    .recover = op_recover,
+};
+
+static void internal_done(struct keel_blk_req *req)
+{
+    *(volatile bool *)req->user = true;
+}
+
+int keel_vblk_execute_internal(struct keel_vblk *vb, struct keel_blk_req *req)
+{
+    const struct keel_hal *hal = vb->vdev.hal;
+    volatile bool finished = false;
+    uint32_t t = req->timeout_us ? req->timeout_us : KEEL_CONFIG_BLK_DEFAULT_TIMEOUT_US;
+    struct keel_deadline d;
+    int rc;
+
+    req->done = internal_done;
+    req->user = (void *)&finished;
+    d = keel_deadline_in(hal, t);
+    for (;;) {
+        rc = keel_vblk_submit_internal(vb, req);
+        if (rc != KEEL_ENOSPC)
+            break;
+        (void)op_poll(&vb->blk, req->queue, 0);
+        if (keel_deadline_passed(hal, d))
+            return KEEL_ETIMEDOUT;
+    }
+    if (rc != KEEL_OK)
+        return rc;
+    d = keel_deadline_in(hal, (uint64_t)t + KEEL_CONFIG_BLK_RECOVERY_GRACE_US);
+    while (!finished) {
+        (void)op_poll(&vb->blk, req->queue, 0);
+        if (!finished && keel_deadline_passed(hal, d)) {
+            (void)keel_vblk_recover(vb);
+            if (!finished)
+                return KEEL_ETIMEDOUT;
+        }
+    }
+    return req->status;
+}
