@@ -128,6 +128,14 @@
 #define KEEL_CONFIG_VIRTIO_RESET_TIMEOUT_US 1000000u
 #endif
 
+/*
+ * After a per-queue reset shows the queue disabled, how long a queue_reset still reading 1 may take
+ * to clear (VIRTIO 1.3 polarity) before the device is taken to use the VIRTIO 1.2 one, us.
+ */
+#ifndef KEEL_CONFIG_VIRTIO_QRESET_SETTLE_US
+#define KEEL_CONFIG_VIRTIO_QRESET_SETTLE_US 1000u
+#endif
+
 /* Attempts at a consistent configuration read (generation loop) before KEEL_EAGAIN. */
 #ifndef KEEL_CONFIG_VIRTIO_CONFIG_RETRIES
 #define KEEL_CONFIG_VIRTIO_CONFIG_RETRIES 16
@@ -164,6 +172,130 @@
 #error "KEEL_CONFIG_VIRTIO_BLK_MAX_QUEUES must be in 1..KEEL_CONFIG_BLK_MAX_QUEUES"
 #endif
 /* ---- end of virtio ------------------------------------------------------------------------------- */
+
+/* ---- virtio-scsi (virtio/src/scsi*.c) --------------------------------------------------------------- */
+
+/* virtio-scsi: request virtqueues used per adapter (each one owner; also <= BLK_MAX_QUEUES). */
+#ifndef KEEL_CONFIG_VSCSI_MAX_QUEUES
+#define KEEL_CONFIG_VSCSI_MAX_QUEUES 4
+#endif
+
+/* virtio-scsi: commands in flight per request queue (header/response slots in DMA memory). */
+#ifndef KEEL_CONFIG_VSCSI_SLOTS
+#define KEEL_CONFIG_VSCSI_SLOTS 32
+#endif
+
+/* virtio-scsi: LUNs kept in the table built into struct keel_vscsi (opts may supply a larger one). */
+#ifndef KEEL_CONFIG_VSCSI_MAX_LUNS
+#define KEEL_CONFIG_VSCSI_MAX_LUNS 16
+#endif
+
+/* virtio-scsi: highest target number scanned (the device's max_target bounds it further). */
+#ifndef KEEL_CONFIG_VSCSI_MAX_TARGET
+#define KEEL_CONFIG_VSCSI_MAX_TARGET 255
+#endif
+
+/* virtio-scsi: LUNs 0..N-1 probed one by one on a target that does not support REPORT LUNS. */
+#ifndef KEEL_CONFIG_VSCSI_SEQ_SCAN_LUNS
+#define KEEL_CONFIG_VSCSI_SEQ_SCAN_LUNS 8
+#endif
+
+/* virtio-scsi: first REPORT LUNS allocation length in bytes; grown to the list's size when cut. */
+#ifndef KEEL_CONFIG_VSCSI_REPORT_LUNS_FIRST
+#define KEEL_CONFIG_VSCSI_REPORT_LUNS_FIRST 256
+#endif
+
+/* virtio-scsi: discovery DMA buffer (bounds REPORT LUNS: (bytes - 8) / 8 LUNs per target). */
+#ifndef KEEL_CONFIG_VSCSI_DISC_BUF_BYTES
+#define KEEL_CONFIG_VSCSI_DISC_BUF_BYTES 8192
+#endif
+
+/* virtio-scsi: resends of a command after a retriable status, sense or response. */
+#ifndef KEEL_CONFIG_VSCSI_RETRIES
+#define KEEL_CONFIG_VSCSI_RETRIES 5
+#endif
+
+/* virtio-scsi: pause before resending after BUSY / TASK SET FULL / a busy transport, us. */
+#ifndef KEEL_CONFIG_VSCSI_RETRY_DELAY_US
+#define KEEL_CONFIG_VSCSI_RETRY_DELAY_US 1000u
+#endif
+
+/* virtio-scsi: how long a LUN reporting "becoming ready" is waited for, us. */
+#ifndef KEEL_CONFIG_VSCSI_READY_TIMEOUT_US
+#define KEEL_CONFIG_VSCSI_READY_TIMEOUT_US 10000000u
+#endif
+
+/* virtio-scsi: spacing of TEST UNIT READY polls while waiting for a LUN to become ready, us. */
+#ifndef KEEL_CONFIG_VSCSI_READY_POLL_US
+#define KEEL_CONFIG_VSCSI_READY_POLL_US 100000u
+#endif
+
+/* virtio-scsi: timeout of one discovery / internal command, us. */
+#ifndef KEEL_CONFIG_VSCSI_CMD_TIMEOUT_US
+#define KEEL_CONFIG_VSCSI_CMD_TIMEOUT_US 5000000u
+#endif
+
+/* virtio-scsi: timeout of one task management function on the control queue, us. */
+#ifndef KEEL_CONFIG_VSCSI_TMF_TIMEOUT_US
+#define KEEL_CONFIG_VSCSI_TMF_TIMEOUT_US 2000000u
+#endif
+
+/* virtio-scsi: control queue requests that may be outstanding (a timed-out one stays taken). */
+#ifndef KEEL_CONFIG_VSCSI_CTRL_SLOTS
+#define KEEL_CONFIG_VSCSI_CTRL_SLOTS 4
+#endif
+
+/* virtio-scsi: event buffers kept posted on the event queue (the spec suggests 10-15 suffice). */
+#ifndef KEEL_CONFIG_VSCSI_EVENT_BUFS
+#define KEEL_CONFIG_VSCSI_EVENT_BUFS 8
+#endif
+
+/* virtio-scsi: largest event buffer (event_info_size is honoured up to this many bytes). */
+#ifndef KEEL_CONFIG_VSCSI_EVENT_BUF_MAX
+#define KEEL_CONFIG_VSCSI_EVENT_BUF_MAX 64
+#endif
+
+/* virtio-scsi: sense_size and cdb_size written to the device (defaults of the spec: 96, 32). */
+#ifndef KEEL_CONFIG_VSCSI_SENSE_SIZE
+#define KEEL_CONFIG_VSCSI_SENSE_SIZE 96
+#endif
+#ifndef KEEL_CONFIG_VSCSI_CDB_SIZE
+#define KEEL_CONFIG_VSCSI_CDB_SIZE 32
+#endif
+
+/* virtio-scsi: block descriptors per UNMAP command (parameter list kept in each slot). */
+#ifndef KEEL_CONFIG_VSCSI_UNMAP_DESC
+#define KEEL_CONFIG_VSCSI_UNMAP_DESC 8
+#endif
+
+/* virtio-scsi: unit serial number kept per LUN (VPD 80h), bytes including the NUL. */
+#ifndef KEEL_CONFIG_VSCSI_SERIAL_MAX
+#define KEEL_CONFIG_VSCSI_SERIAL_MAX 41
+#endif
+
+#if KEEL_CONFIG_VSCSI_MAX_QUEUES < 1 || KEEL_CONFIG_VSCSI_MAX_QUEUES > KEEL_CONFIG_BLK_MAX_QUEUES ||   \
+    KEEL_CONFIG_VSCSI_MAX_QUEUES + 2 > KEEL_CONFIG_VIRTIO_MAX_QUEUES
+#error "KEEL_CONFIG_VSCSI_MAX_QUEUES must be in 1..min(BLK_MAX_QUEUES, VIRTIO_MAX_QUEUES - 2)"
+#endif
+#if KEEL_CONFIG_VSCSI_SLOTS < 2 || KEEL_CONFIG_VSCSI_SLOTS > 4096
+#error "KEEL_CONFIG_VSCSI_SLOTS must be in 2..4096"
+#endif
+#if KEEL_CONFIG_VSCSI_SENSE_SIZE < 18 || KEEL_CONFIG_VSCSI_SENSE_SIZE > 252
+#error "KEEL_CONFIG_VSCSI_SENSE_SIZE must be in 18..252"
+#endif
+#if KEEL_CONFIG_VSCSI_CDB_SIZE < 16 || KEEL_CONFIG_VSCSI_CDB_SIZE > 255
+#error "KEEL_CONFIG_VSCSI_CDB_SIZE must be in 16..255"
+#endif
+#if KEEL_CONFIG_VSCSI_DISC_BUF_BYTES < 512 || KEEL_CONFIG_VSCSI_REPORT_LUNS_FIRST < 16 ||             \
+    KEEL_CONFIG_VSCSI_REPORT_LUNS_FIRST > KEEL_CONFIG_VSCSI_DISC_BUF_BYTES
+#error "virtio-scsi: need 16 <= REPORT_LUNS_FIRST <= DISC_BUF_BYTES and DISC_BUF_BYTES >= 512"
+#endif
+#if KEEL_CONFIG_VSCSI_EVENT_BUFS < 1 || KEEL_CONFIG_VSCSI_EVENT_BUF_MAX < 16 ||                      \
+    KEEL_CONFIG_VSCSI_CTRL_SLOTS < 1 || KEEL_CONFIG_VSCSI_UNMAP_DESC < 1 ||                          \
+    KEEL_CONFIG_VSCSI_MAX_TARGET > 255 || KEEL_CONFIG_VSCSI_SERIAL_MAX < 2
+#error "virtio-scsi: an event, control, UNMAP, target or serial option is out of range"
+#endif
+/* ---- end of virtio-scsi --------------------------------------------------------------------------- */
 
 
 /* ================================================================================================
