@@ -109,6 +109,9 @@ int keel_blk_check(struct keel_blkdev *dev, const struct keel_blk_req *req,
             break;
         if (++depth > 4 || d->parent->info.sector_size != d->info.sector_size)
             return KEEL_EINVAL; /* a corrupt chain, not a partition of that disk */
+        /* A wrapped sum could land back inside the parent and pass its check. */
+        if (d->start_lba > UINT64_MAX - lba)
+            return KEEL_ERANGE;
         lba += d->start_lba;
     }
     rc = check_root(d, req);
@@ -123,6 +126,7 @@ int keel_blk_submit(struct keel_blkdev *dev, struct keel_blk_req *req)
 {
     struct keel_blkdev *root;
     struct keel_blk_qstats *st;
+    uint32_t max_before;
     uint64_t lba;
     int rc = keel_blk_check(dev, req, &root, &lba);
 
@@ -134,15 +138,19 @@ int keel_blk_submit(struct keel_blkdev *dev, struct keel_blk_req *req)
     req->next = NULL;
     req->start_us = keel_time_us(root->hal);
     st = &dev->stats[req->queue];
-    /* Counted before the driver sees it: an interrupt may complete it before submit returns. */
-    st->in_flight++;
+    /*
+     * Counted before the driver sees it: an interrupt may complete it before submit returns, so
+     * the high-water mark is taken now too (and undone with the count when the driver refuses).
+     */
+    max_before = st->in_flight_max;
+    if (++st->in_flight > st->in_flight_max)
+        st->in_flight_max = st->in_flight;
     rc = root->ops->submit(root, req);
     if (rc != KEEL_OK) {
         st->in_flight--; /* refused requests (queue full) never count as in flight */
+        st->in_flight_max = max_before;
         return rc;
     }
-    if (st->in_flight > st->in_flight_max)
-        st->in_flight_max = st->in_flight;
     return KEEL_OK;
 }
 
@@ -176,13 +184,32 @@ unsigned keel_blk_lat_bucket(uint64_t us)
     return b;
 }
 
+/*
+ * The statistics slot of an in-flight request, or NULL when the request does not name a valid one
+ * (never submitted through keel_blk_submit, or its queue/op rewritten while in flight): completion
+ * then still reaches the caller, but no array is indexed with values the layer did not check.
+ */
+static struct keel_blk_qstats *req_stats(const struct keel_blk_req *req)
+{
+    if (req->dev == NULL || req->queue >= KEEL_CONFIG_BLK_MAX_QUEUES ||
+        req->op >= KEEL_BLK_OP_COUNT)
+        return NULL;
+    return &req->dev->stats[req->queue];
+}
+
 void keel_blk_complete(struct keel_blk_req *req, int status)
 {
     struct keel_blkdev *dev = req->dev;
-    struct keel_blk_qstats *st = &dev->stats[req->queue];
-    uint64_t bytes = (uint64_t)req->count * dev->info.sector_size;
-    uint64_t now = keel_time_us(root_of(dev)->hal);
+    struct keel_blk_qstats *st = req_stats(req);
+    uint64_t bytes, now;
 
+    if (st == NULL) {
+        req->status = status;
+        req->done(req);
+        return;
+    }
+    bytes = (uint64_t)req->count * dev->info.sector_size;
+    now = keel_time_us(root_of(dev)->hal);
     if (st->in_flight > 0u)
         st->in_flight--;
     st->requests[req->op]++;
@@ -202,5 +229,8 @@ void keel_blk_complete(struct keel_blk_req *req, int status)
 
 void keel_blk_note_retry(struct keel_blk_req *req)
 {
-    req->dev->stats[req->queue].retries++;
+    struct keel_blk_qstats *st = req_stats(req);
+
+    if (st != NULL)
+        st->retries++;
 }

@@ -9,11 +9,20 @@ static void sync_done(struct keel_blk_req *req)
     *(volatile bool *)req->user = true;
 }
 
+/*
+ * The disk at the root of `dev`'s chain, or NULL for a chain deeper than keel_blk_check accepts (4
+ * parents): a corrupt chain may loop, and this walk runs before any check does.
+ */
 static struct keel_blkdev *disk_of(struct keel_blkdev *dev)
 {
-    while (dev->parent != NULL)
+    unsigned depth;
+
+    for (depth = 0; depth <= 4u; depth++) {
+        if (dev->parent == NULL)
+            return dev;
         dev = dev->parent;
-    return dev;
+    }
+    return NULL;
 }
 
 /* Submit, retrying while the queue is full, until the deadline. */
@@ -42,6 +51,8 @@ int keel_blk_execute(struct keel_blkdev *dev, struct keel_blk_req *req)
     if (dev == NULL || req == NULL)
         return KEEL_EINVAL;
     disk = disk_of(dev);
+    if (disk == NULL)
+        return KEEL_EINVAL;
     hal = disk->hal;
     timeout = req->timeout_us ? req->timeout_us : KEEL_CONFIG_BLK_DEFAULT_TIMEOUT_US;
     req->done = sync_done;
@@ -68,9 +79,12 @@ static int run_chunked(struct keel_blkdev *dev, uint8_t op, unsigned queue, uint
     struct keel_blkdev *disk;
     uint32_t limit;
 
-    if (dev == NULL || count == 0u)
+    /* req.queue is 16 bits: a larger queue must not wrap onto another owner's queue. */
+    if (dev == NULL || count == 0u || queue > UINT16_MAX)
         return KEEL_EINVAL;
     disk = disk_of(dev);
+    if (disk == NULL)
+        return KEEL_EINVAL;
     limit = disk->info.max_transfer;
     if ((op == KEEL_BLK_OP_TRIM || op == KEEL_BLK_OP_WRITE_ZEROES) && disk->info.max_discard)
         limit = disk->info.max_discard;
@@ -131,6 +145,8 @@ int keel_blk_flush(struct keel_blkdev *dev, unsigned queue, uint32_t timeout_us)
 {
     struct keel_blk_req req = {0};
 
+    if (queue > UINT16_MAX)
+        return KEEL_EINVAL;
     req.op = KEEL_BLK_OP_FLUSH;
     req.queue = (uint16_t)queue;
     req.timeout_us = timeout_us;

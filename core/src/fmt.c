@@ -146,50 +146,91 @@ static void put_string(struct out *o, const char *s, const struct spec *sp)
     put_padded(o, s, n, sp);
 }
 
-/* Fetch an integer argument of the given length: 0 int, 1 long, 2 long long, 3 size_t. */
-static uint64_t fetch_unsigned(va_list *ap, int len)
+/*
+ * Length modifiers. Every one the compiler's printf checking accepts for d/i/u/x must be consumed
+ * here with its real type: skipping one would leave the va_list out of step, and a later %s would
+ * then dereference an integer.
+ */
+enum len_mod { LEN_INT, LEN_LONG, LEN_LLONG, LEN_SIZE, LEN_SHORT, LEN_CHAR, LEN_MAX, LEN_PTRDIFF };
+
+static uint64_t fetch_unsigned(va_list *ap, enum len_mod len)
 {
     switch (len) {
-    case 1:
+    case LEN_LONG:
         return va_arg(*ap, unsigned long);
-    case 2:
+    case LEN_LLONG:
         return va_arg(*ap, unsigned long long);
-    case 3:
+    case LEN_SIZE:
         return va_arg(*ap, size_t);
+    case LEN_SHORT:
+        return (unsigned short)va_arg(*ap, int); /* passed promoted to int */
+    case LEN_CHAR:
+        return (unsigned char)va_arg(*ap, int);
+    case LEN_MAX:
+        return va_arg(*ap, uintmax_t);
+    case LEN_PTRDIFF:
+        return (size_t)va_arg(*ap, ptrdiff_t); /* same width as ptrdiff_t on every target */
     default:
         return va_arg(*ap, unsigned int);
     }
 }
 
-static int64_t fetch_signed(va_list *ap, int len)
+static int64_t fetch_signed(va_list *ap, enum len_mod len)
 {
     switch (len) {
-    case 1:
+    case LEN_LONG:
         return va_arg(*ap, long);
-    case 2:
+    case LEN_LLONG:
         return va_arg(*ap, long long);
-    case 3:
-        return (int64_t)va_arg(*ap, size_t);
+    case LEN_SIZE:
+        return (ptrdiff_t)va_arg(*ap, size_t); /* %zd: sign-extend from size_t's width */
+    case LEN_SHORT:
+        return (short)va_arg(*ap, int);
+    case LEN_CHAR:
+        return (signed char)va_arg(*ap, int);
+    case LEN_MAX:
+        return va_arg(*ap, intmax_t);
+    case LEN_PTRDIFF:
+        return va_arg(*ap, ptrdiff_t);
     default:
         return va_arg(*ap, int);
     }
 }
 
-static const char *parse_length(const char *f, int *len)
+static const char *parse_length(const char *f, enum len_mod *len)
 {
-    *len = 0;
-    if (*f == 'z') {
-        *len = 3;
+    *len = LEN_INT;
+    switch (*f) {
+    case 'z':
+        *len = LEN_SIZE;
         return f + 1;
+    case 'j':
+        *len = LEN_MAX;
+        return f + 1;
+    case 't':
+        *len = LEN_PTRDIFF;
+        return f + 1;
+    case 'h':
+        if (f[1] == 'h') {
+            *len = LEN_CHAR;
+            return f + 2;
+        }
+        *len = LEN_SHORT;
+        return f + 1;
+    case 'l':
+        if (f[1] == 'l') {
+            *len = LEN_LLONG;
+            return f + 2;
+        }
+        *len = LEN_LONG;
+        return f + 1;
+    default:
+        return f;
     }
-    while (*f == 'l' && *len < 2) {
-        (*len)++;
-        f++;
-    }
-    return f;
 }
 
-static void format_one(struct out *o, char conv, const struct spec *sp, int len, va_list *ap)
+static void format_one(struct out *o, char conv, const struct spec *sp, enum len_mod len,
+                       va_list *ap)
 {
     char c;
 
@@ -236,7 +277,7 @@ int keel_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
     va_copy(args, ap);
     while (*fmt != '\0') {
         struct spec sp;
-        int len;
+        enum len_mod len;
 
         if (*fmt != '%') {
             put(&o, *fmt++);

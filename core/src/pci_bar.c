@@ -169,8 +169,17 @@ int keel_pci_bar_decode(const struct keel_hal *hal, struct keel_pci_addr a, unsi
         out->size = lowest_bit((mlo & BAR_MEM_ADDR) | ((uint64_t)mhi << 32));
         out->prefetchable = (lo & BAR_MEM_PREFETCH) != 0u;
     }
-    if (out->size == 0u)
+    if (out->size == 0u) {
         out->addr = 0; /* unimplemented: whatever reads back means nothing */
+        return KEEL_OK;
+    }
+    /*
+     * Address bits below the size are hardwired to 0 (PCI 3.0 6.2.5.1). A device that reads back
+     * others is broken or hostile; refusing it also keeps addr + size from wrapping, which callers
+     * adding an offset (the MSI-X table) rely on.
+     */
+    if ((out->addr & (out->size - 1u)) != 0u)
+        return KEEL_EPROTO;
     return KEEL_OK;
 }
 
@@ -282,6 +291,9 @@ int keel_pci_map_phys(const struct keel_hal *hal, uint64_t phys, uint64_t size, 
         rc = hal->ops->io_map(hal->ctx, phys, size, is_io, &base, &is_mmio);
         if (rc != KEEL_OK)
             return rc;
+        /* Register offsets are added to `base` in keel_io_addr_t: they must not wrap. */
+        if (size - 1u > (uint64_t)(UINTPTR_MAX - base))
+            return KEEL_ERANGE;
     } else {
 #if UINTPTR_MAX < UINT64_MAX
         if (phys + (size - 1u) > UINTPTR_MAX)

@@ -296,6 +296,138 @@ static void test_child_device_maps_and_bounds_lbas(void **state)
     assert_true(part.stats[0].bytes_written == 1024);
 }
 
+/* A child whose start_lba makes the absolute LBA wrap must not land back inside the disk. */
+static void test_child_start_lba_overflow_is_erange_not_a_wrap(void **state)
+{
+    struct fixture *f = *state;
+    struct keel_blkdev part;
+    struct keel_blkdev_info info = {0};
+    struct keel_blk_req r;
+    struct keel_blkdev *root;
+    uint64_t abs_lba;
+    uint8_t buf[512];
+
+    info.sector_size = 512;
+    info.sector_count = 100;
+    info.queue_count = 1;
+    keel_blkdev_init(&part, NULL, NULL, NULL, &info);
+    part.parent = &f->rd->dev;
+    part.start_lba = UINT64_MAX - 5u; /* + 10 wraps to 4: a valid disk LBA */
+    r = make_req(KEEL_BLK_OP_READ, 10, 1, buf);
+    assert_int_equal(keel_blk_check(&part, &r, &root, &abs_lba), KEEL_ERANGE);
+    assert_int_equal(keel_blk_submit(&part, &r), KEEL_ERANGE);
+    assert_int_equal(keel_blk_read(&part, 0, 10, 1, buf, 0), KEEL_ERANGE);
+    assert_int_equal(total_submits(f->rd), 0);
+}
+
+/* A corrupt chain that loops must fail, not hang the blocking helpers before any check runs. */
+static void test_looping_parent_chain_is_invalid_not_a_hang(void **state)
+{
+    struct fixture *f = *state;
+    struct keel_blkdev a, b;
+    struct keel_blkdev_info info = {0};
+    uint8_t buf[512];
+
+    info.sector_size = 512;
+    info.sector_count = 10;
+    info.queue_count = 1;
+    keel_blkdev_init(&a, &f->s->hal, NULL, NULL, &info);
+    keel_blkdev_init(&b, &f->s->hal, NULL, NULL, &info);
+    a.parent = &b;
+    b.parent = &a;
+    assert_int_equal(keel_blk_read(&a, 0, 0, 1, buf, 0), KEEL_EINVAL);
+    assert_int_equal(keel_blk_flush(&a, 0, 0), KEEL_EINVAL);
+    assert_int_equal(keel_blk_poll(&a, 0, 0), KEEL_EINVAL);
+}
+
+/* req.queue is 16 bits: queue 65536 must not silently become queue 0 (another owner's queue). */
+static void test_blocking_helpers_refuse_queue_numbers_that_would_truncate(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t buf[512];
+
+    assert_int_equal(keel_blk_read(&f->rd->dev, 0x10000u, 0, 1, buf, 0), KEEL_EINVAL);
+    assert_int_equal(keel_blk_write(&f->rd->dev, 0x10001u, 0, 1, buf, 0), KEEL_EINVAL);
+    assert_int_equal(keel_blk_trim(&f->rd->dev, 0x10000u, 0, 1, 0), KEEL_EINVAL);
+    assert_int_equal(keel_blk_flush(&f->rd->dev, 0x10000u, 0), KEEL_EINVAL);
+    assert_int_equal(total_submits(f->rd), 0);
+}
+
+/*
+ * Completion only indexes statistics with values the layer checked: a request whose queue was
+ * rewritten while in flight (or that never went through submit) still completes, and nothing
+ * outside the stats array is touched.
+ */
+static void test_completion_with_unchecked_queue_touches_no_stats(void **state)
+{
+    struct fixture *f = *state;
+    struct keel_blkdev snapshot;
+    struct keel_blk_req r, stray = {0};
+    uint8_t buf[512];
+    uint8_t *data = f->rd->data;
+
+    done_calls = 0;
+    r = make_req(KEEL_BLK_OP_READ, 0, 1, buf);
+    assert_int_equal(keel_blk_submit(&f->rd->dev, &r), KEEL_OK);
+    snapshot = f->rd->dev;
+    r.queue = KEEL_CONFIG_BLK_MAX_QUEUES; /* one past the stats array */
+    keel_blk_note_retry(&r);
+    keel_blk_complete(&r, KEEL_EIO);
+    assert_int_equal(done_calls, 1);
+    assert_int_equal(r.status, KEEL_EIO);
+    assert_memory_equal(f->rd->dev.stats, snapshot.stats, sizeof(snapshot.stats));
+    assert_ptr_equal(f->rd->data, data); /* the field right after the device */
+    /* A request the layer never saw (no device): done still runs once. */
+    stray.done = count_done;
+    stray.op = KEEL_BLK_OP_READ;
+    keel_blk_complete(&stray, KEEL_OK);
+    assert_int_equal(done_calls, 2);
+    f->rd->npending[0] = 0; /* the ramdisk still holds r: drop it, it was completed by hand */
+}
+
+/* A driver that completes inside submit (its interrupt fired at once), on a one-queue device. */
+static int sync_submit(struct keel_blkdev *dev, struct keel_blk_req *req)
+{
+    (void)dev;
+    keel_blk_complete(req, KEEL_OK);
+    return KEEL_OK;
+}
+
+static int sync_poll(struct keel_blkdev *dev, unsigned queue, unsigned budget)
+{
+    (void)dev;
+    (void)queue;
+    (void)budget;
+    return 0;
+}
+
+static void test_completion_inside_submit_is_still_counted_in_flight(void **state)
+{
+    struct fixture *f = *state;
+    static const struct keel_blkdev_ops ops = {sync_submit, sync_poll, NULL};
+    struct keel_blkdev_info info = {0};
+    struct keel_blkdev dev;
+    struct keel_blk_req r;
+    uint8_t buf[512];
+
+    info.sector_size = 512;
+    info.sector_count = 8;
+    info.queue_count = 1;
+    keel_blkdev_init(&dev, &f->s->hal, &ops, NULL, &info);
+    done_calls = 0;
+    r = make_req(KEEL_BLK_OP_READ, 0, 1, buf);
+    assert_int_equal(keel_blk_submit(&dev, &r), KEEL_OK);
+    assert_int_equal(done_calls, 1);
+    assert_int_equal(dev.stats[0].in_flight, 0);
+    assert_int_equal(dev.stats[0].in_flight_max, 1);
+    /* A refused request leaves no trace in the high-water mark. */
+    f->rd->depth = 0;
+    r = make_req(KEEL_BLK_OP_READ, 0, 1, buf);
+    assert_int_equal(keel_blk_submit(&f->rd->dev, &r), KEEL_ENOSPC);
+    assert_int_equal(f->rd->dev.stats[0].in_flight, 0);
+    assert_int_equal(f->rd->dev.stats[0].in_flight_max, 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -312,6 +444,11 @@ int main(void)
         T(test_removed_device_refuses_new_requests),
         T(test_latency_histogram_counts_every_completion),
         T(test_child_device_maps_and_bounds_lbas),
+        T(test_child_start_lba_overflow_is_erange_not_a_wrap),
+        T(test_looping_parent_chain_is_invalid_not_a_hang),
+        T(test_blocking_helpers_refuse_queue_numbers_that_would_truncate),
+        T(test_completion_with_unchecked_queue_touches_no_stats),
+        T(test_completion_inside_submit_is_still_counted_in_flight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,6 +58,25 @@ static void test_pointer_and_unknown_conversions(void **state)
     assert_string_equal(buf, "(null)");
 }
 
+/*
+ * Every length modifier the compiler's printf check accepts consumes its argument with the right
+ * type: an h or hh left unparsed used to print "%h" and leave the va_list one step behind, so the
+ * next %s dereferenced an integer.
+ */
+static void test_all_length_modifiers_consume_their_argument(void **state)
+{
+    (void)state;
+    CHECK_LIKE_LIBC("%hhx %s", (unsigned char)0xab, "next");
+    CHECK_LIKE_LIBC("%hd %hu %hhd %hhu|%s", (short)-5, (unsigned short)65535, (signed char)-7,
+                    (unsigned char)200, "next");
+    CHECK_LIKE_LIBC("%hx %hhX", (unsigned short)0xbeef, (unsigned char)0xcd);
+    CHECK_LIKE_LIBC("%jd %ju %jx|%s", (intmax_t)-123456789012LL, (uintmax_t)18446744073709551615ULL,
+                    (uintmax_t)0xfedcba9876543210ULL, "next");
+    CHECK_LIKE_LIBC("%td %tx|%s", (ptrdiff_t)-42, (ptrdiff_t)0x7fff, "next");
+    CHECK_LIKE_LIBC("%zd %zu %zx|%s", (ptrdiff_t)-3, (size_t)77, (size_t)0xabc, "next");
+    CHECK_LIKE_LIBC("%5hd|%-4hhu|%04hx", (short)-12, (unsigned char)9, (unsigned short)0xa);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -65,6 +84,7 @@ int main(void)
         cmocka_unit_test(test_strings_and_chars_format_like_libc),
         cmocka_unit_test(test_output_is_truncated_and_terminated),
         cmocka_unit_test(test_pointer_and_unknown_conversions),
+        cmocka_unit_test(test_all_length_modifiers_consume_their_argument),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

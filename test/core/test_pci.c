@@ -586,6 +586,30 @@ static void test_bar_region_goes_through_io_map_with_cpu_offset(void **state)
     assert_true(r.hal == &f->s->hal && r.size == 0x200000000ull);
 }
 
+/* An io_map that hands back a window too close to the top of the CPU's addresses. */
+static int top_of_space_io_map(void *ctx, uint64_t phys, uint64_t size, bool is_pio,
+                               keel_io_addr_t *out, bool *is_mmio_out)
+{
+    (void)ctx;
+    (void)phys;
+    (void)size;
+    *out = UINTPTR_MAX - 0xfffu; /* 4 KiB left: a 16 KiB BAR's registers would wrap */
+    *is_mmio_out = !is_pio;
+    return KEEL_OK;
+}
+
+static void test_bar_region_refuses_a_mapping_whose_offsets_would_wrap(void **state)
+{
+    struct fixture *f = *state;
+    struct sim_pci_fn *sf = add_bar_fn(f, pci_at(0, 1, 0));
+    struct keel_region r;
+
+    sim_pci_bar_set(f->s, sf, 0, 0xfebf4000u);
+    f->s->ops.io_map = top_of_space_io_map;
+    assert_int_equal(keel_pci_bar_region(&f->s->hal, pci_at(0, 1, 0), 0, 0, &r), KEEL_ERANGE);
+    sim_assert_clean(f->s);
+}
+
 static void test_bar_region_is_identity_without_io_map(void **state)
 {
     struct fixture *f = *state;
@@ -953,6 +977,39 @@ static void test_msix_attach_without_irq_hooks_is_enotsup(void **state)
     sim_assert_clean(f->s);
 }
 
+/*
+ * A BAR whose address bits below its size are not 0 is impossible on real hardware. Taken at face
+ * value, a 64-bit one near the top of the address space made BAR + table offset wrap to a low
+ * address, and MSI-X init wrote vector-control words there.
+ */
+static void test_bar_address_not_aligned_to_its_size_is_eproto(void **state)
+{
+    struct fixture *f = *state;
+    struct sim_pci_fn *sf = add_msix_fn(f, 4, MSIX_TABLE_OFF);
+    struct keel_pci_msix mx;
+    struct keel_pci_bar b;
+    struct keel_region r;
+    unsigned i;
+
+    for (i = 0; i < 3; i++) {
+        /* Raw config contents, as a hostile device answers them: BAR0 = 0xffff_ffff_ffff_f004. */
+        sim_pci_cfg_put(sf, KEEL_PCI_BAR0, 4, 0xfffff000u | 0x4u);
+        sim_pci_cfg_put(sf, KEEL_PCI_BAR0 + 4, 4, 0xffffffffu);
+        if (i == 0)
+            assert_int_equal(keel_pci_msix_init(&f->s->hal, pci_at(0, 4, 0), 0, &mx), KEEL_EPROTO);
+        else if (i == 1)
+            assert_int_equal(keel_pci_bar_decode(&f->s->hal, pci_at(0, 4, 0), 0, &b), KEEL_EPROTO);
+        else
+            assert_int_equal(keel_pci_bar_region(&f->s->hal, pci_at(0, 4, 0), 0, 0, &r),
+                             KEEL_EPROTO);
+    }
+    /* A 32-bit BAR of 16 KiB claiming 0xfebf4010. */
+    sf = add_bar_fn(f, pci_at(0, 1, 0));
+    sim_pci_cfg_put(sf, KEEL_PCI_BAR0, 4, 0xfebf4010u);
+    assert_int_equal(keel_pci_bar_decode(&f->s->hal, pci_at(0, 1, 0), 0, &b), KEEL_EPROTO);
+    sim_assert_clean(f->s);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -978,6 +1035,7 @@ int main(void)
         T(test_assign_bars_64bit_falls_back_to_mem32_and_io_needs_window),
         T(test_assign_bars_shares_windows_between_functions),
         T(test_bar_region_goes_through_io_map_with_cpu_offset),
+        T(test_bar_region_refuses_a_mapping_whose_offsets_would_wrap),
         T(test_bar_region_is_identity_without_io_map),
         T(test_bar_region_of_unassigned_or_unimplemented_bar_is_enodev),
         T(test_find_cap_walks_list_and_continues_after_start),
@@ -994,6 +1052,7 @@ int main(void)
         T(test_msix_bad_bir_is_rejected),
         T(test_msix_absent_capability_is_enoent),
         T(test_msix_attach_without_irq_hooks_is_enotsup),
+        T(test_bar_address_not_aligned_to_its_size_is_eproto),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

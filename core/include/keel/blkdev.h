@@ -4,7 +4,8 @@
  *
  * A keel_blkdev is a disk (an NVMe namespace, a virtio-blk device, a SCSI LUN) or a partition of one.
  * I/O is asynchronous: fill a caller-owned keel_blk_req, keel_blk_submit() it, and its done callback
- * runs exactly once, from keel_blk_poll() on that queue or from the queue's interrupt handler.
+ * runs exactly once, from keel_blk_poll() on that queue or from the queue's interrupt handler (which
+ * may fire before keel_blk_submit returns), or from the driver's recover hook.
  * Blocking helpers (keel_blk_read & co.) are layered on top with a timeout.
  *
  * The layer checks every request before a driver sees it: operation supported, access mode (a
@@ -71,7 +72,7 @@ struct keel_blk_req {
     /* ---- set by the caller ---- */
     uint8_t op;          /* enum keel_blk_op */
     uint8_t flags;       /* KEEL_BLK_REQ_* */
-    uint16_t queue;      /* 0 .. info.queue_count - 1 */
+    uint16_t queue;      /* 0 .. info.queue_count - 1, and < KEEL_CONFIG_BLK_MAX_QUEUES */
     uint32_t count;      /* sectors (not used by FLUSH) */
     uint64_t lba;        /* first sector, relative to the device submitted to */
     void *buf;           /* READ/WRITE: count * sector_size bytes, any alignment; else NULL */
@@ -98,7 +99,7 @@ struct keel_blkdev_info {
     uint64_t sector_count;
     uint32_t max_transfer; /* most sectors one READ/WRITE request may carry (drivers split below) */
     uint32_t max_discard;  /* most sectors one TRIM/WRITE_ZEROES may carry; 0: max_transfer */
-    uint16_t queue_count;  /* I/O queues: valid req->queue values are 0 .. queue_count-1 */
+    uint16_t queue_count;  /* I/O queues: req->queue 0 .. queue_count-1 (< BLK_MAX_QUEUES) */
     uint32_t flags;        /* KEEL_BLK_F_* */
 };
 
@@ -123,12 +124,17 @@ struct keel_blkdev_ops {
      * run): KEEL_ENOSPC when the queue is full (back-pressure: poll, then retry).
      */
     int (*submit)(struct keel_blkdev *dev, struct keel_blk_req *req);
-    /** Reap up to `budget` completions on `queue`, check timeouts; return completions or < 0. */
+    /**
+     * Reap up to `budget` completions on `queue` (0: no limit, everything the device has completed
+     * so far; the blocking helpers pass 0), check timeouts; return completions or < 0.
+     */
     int (*poll)(struct keel_blkdev *dev, unsigned queue, unsigned budget);
     /**
      * Optional. Last resort when a request overstays far beyond its timeout: quiesce the device and
      * complete every in-flight request (ETIMEDOUT / ECANCELED) once the device can no longer write
-     * their buffers. Init/thread context.
+     * their buffers. Init/thread context. Drivers used with the blocking helpers must provide it:
+     * without it (or when it leaves the request pending) a helper whose request overstays gives up
+     * with KEEL_ETIMEDOUT while the driver still holds a request that lived on the helper's stack.
      */
     int (*recover)(struct keel_blkdev *dev);
 };
@@ -172,8 +178,9 @@ int keel_blkdev_set_access(struct keel_blkdev *dev, enum keel_blk_access mode);
 void keel_blkdev_mark_gone(struct keel_blkdev *dev);
 
 /**
- * Check `req` against `dev` as keel_blk_submit would, without submitting; on success set
- * req->dev_lba and *root to the device whose driver serves it. For drivers and tests.
+ * Check `req` against `dev` as keel_blk_submit would, without submitting or changing `req`; on
+ * success set *root to the device whose driver serves it and *abs_lba to the absolute LBA on it.
+ * For drivers and tests.
  */
 int keel_blk_check(struct keel_blkdev *dev, const struct keel_blk_req *req,
                    struct keel_blkdev **root, uint64_t *abs_lba);
@@ -181,7 +188,10 @@ int keel_blk_check(struct keel_blkdev *dev, const struct keel_blk_req *req,
 /** Submit asynchronously. 0: done() will run once. < 0: refused, done() will not run. */
 int keel_blk_submit(struct keel_blkdev *dev, struct keel_blk_req *req);
 
-/** Reap completions on `queue` (done callbacks run inside). Returns how many, or < 0. */
+/**
+ * Reap up to `budget` completions on `queue` (0: no limit; done callbacks run inside). Returns how
+ * many, or < 0.
+ */
 int keel_blk_poll(struct keel_blkdev *dev, unsigned queue, unsigned budget);
 
 /*
@@ -199,7 +209,10 @@ int keel_blk_trim(struct keel_blkdev *dev, unsigned queue, uint64_t lba, uint32_
 int keel_blk_write_zeroes(struct keel_blkdev *dev, unsigned queue, uint64_t lba, uint32_t count,
                           uint32_t timeout_us);
 
-/** Run one prepared request synchronously (any op); used by the helpers above and by drivers. */
+/**
+ * Run one prepared request synchronously (any op); used by the helpers above and by drivers. It
+ * takes over req->done and req->user. Thread/init context, as the helpers above.
+ */
 int keel_blk_execute(struct keel_blkdev *dev, struct keel_blk_req *req);
 
 /** Index of the latency bucket for `us` (exposed for tests). */

@@ -100,7 +100,8 @@ struct keel_pci_bar {
  * value with memory and I/O decode disabled meanwhile, so it is safe on a live function (the
  * command register is restored afterwards). An unimplemented BAR decodes with size 0 and address 0.
  * KEEL_EINVAL for an index inside a 64-bit pair's upper half or beyond the header's BARs (6 for
- * endpoints, 2 for bridges); KEEL_EPROTO for a reserved type or a 64-bit BAR in the last slot.
+ * endpoints, 2 for bridges); KEEL_EPROTO for a reserved type, a 64-bit BAR in the last slot, or an
+ * address not aligned to the size (bits the spec hardwires to 0: a broken or hostile device).
  * Init context; not concurrently with any other access to this function's BARs.
  */
 int keel_pci_bar_decode(const struct keel_hal *hal, struct keel_pci_addr a, unsigned idx,

@@ -146,7 +146,7 @@ struct keel_hal_ops {
     void (*mmio_write16)(void *ctx, keel_io_addr_t addr, uint16_t val);
     void (*mmio_write32)(void *ctx, keel_io_addr_t addr, uint32_t val);
 
-    /* ---- Port I/O (optional: x86 only; NULL elsewhere) ----------------------------------------
+    /* ---- Port I/O (optional as a group of six: x86 only; all NULL elsewhere) -------------------
      * Any context, never block. Used for I/O BARs (virtio legacy PCI). On platforms that reach PCI
      * I/O space through a memory window (Arm), leave these NULL and map I/O BARs with io_map.
      */
@@ -173,7 +173,9 @@ struct keel_hal_ops {
      * seen through the CPU's I/O window: `is_pio` = true) into the keel_io_addr_t the access hooks
      * take. `*is_mmio_out` tells whether the result is to be used with the MMIO hooks (true) or the
      * port I/O hooks (false). NULL means identity: MMIO phys == io addr, and I/O BARs use the port
-     * I/O hooks with the port number. Failure: KEEL_ENOMEM (no virtual space) or KEEL_ENOTSUP.
+     * I/O hooks with the port number. All `size` bytes must be reachable from *out: never truncate
+     * `phys` (a BAR above 4 GiB on a 32-bit CPU), fail instead. Failure: KEEL_ENOMEM (no virtual
+     * space), KEEL_ERANGE (the range cannot be reached) or KEEL_ENOTSUP.
      */
     int (*io_map)(void *ctx, uint64_t phys, uint64_t size, bool is_pio, keel_io_addr_t *out,
                   bool *is_mmio_out);
@@ -225,6 +227,8 @@ struct keel_hal_ops {
     void (*delay_us)(void *ctx, uint32_t us);
 
     /* ---- Interrupts (optional as a group: NULL irq_attach means "poll only") -------------------
+     * With irq_attach, irq_detach, irq_mask and irq_eoi are required (keel_hal_check); msi_compose
+     * stays optional (NULL: no MSI/MSI-X; drivers use INTx or a line).
      * irq_attach: init context. Route `src` to `fn(arg)` and return a handle; the source starts
      * masked. For KEEL_IRQ_PCI_MSIX/MSI the HAL allocates a CPU vector; Keel then asks msi_compose
      * for the message and programs the device itself. Failure: KEEL_ENOSPC (no vector),
