@@ -53,6 +53,8 @@ int keel_blk_execute(struct keel_blkdev *dev, struct keel_blk_req *req)
     disk = disk_of(dev);
     if (disk == NULL)
         return KEEL_EINVAL;
+    if (disk->ops == NULL || disk->ops->recover == NULL)
+        return KEEL_ENOTSUP; /* could not guarantee the stack request is finished: see blkdev.h */
     hal = disk->hal;
     timeout = req->timeout_us ? req->timeout_us : KEEL_CONFIG_BLK_DEFAULT_TIMEOUT_US;
     req->done = sync_done;
@@ -66,7 +68,7 @@ int keel_blk_execute(struct keel_blkdev *dev, struct keel_blk_req *req)
     while (!finished) {
         (void)keel_blk_poll(dev, req->queue, 0);
         if (!finished && keel_deadline_passed(hal, d)) {
-            if (disk->ops->recover == NULL || disk->ops->recover(disk) != KEEL_OK || !finished)
+            if (disk->ops->recover(disk) != KEEL_OK || !finished)
                 return KEEL_ETIMEDOUT; /* driver broke its contract; see keel_blkdev_ops */
         }
     }

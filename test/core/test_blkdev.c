@@ -234,6 +234,19 @@ static void test_silent_driver_times_out_after_recovery_hook(void **state)
     assert_int_equal(f->rd->dev.stats[0].in_flight, 0);
 }
 
+static void test_blocking_helpers_refuse_a_driver_without_recover(void **state)
+{
+    struct fixture *f = *state;
+    struct keel_blkdev_ops no_recover = *f->rd->dev.ops;
+    uint8_t buf[512];
+
+    no_recover.recover = NULL;
+    f->rd->dev.ops = &no_recover;
+    /* Without recover a stuck request could outlive the helper's stack frame: refuse up front. */
+    assert_int_equal(keel_blk_read(&f->rd->dev, 0, 0, 1, buf, 0), KEEL_ENOTSUP);
+    assert_int_equal(total_submits(f->rd), 0);
+}
+
 static void test_removed_device_refuses_new_requests(void **state)
 {
     struct fixture *f = *state;
@@ -441,6 +454,7 @@ int main(void)
         T(test_queue_full_is_back_pressure_not_failure),
         T(test_device_errors_are_reported_and_counted),
         T(test_silent_driver_times_out_after_recovery_hook),
+        T(test_blocking_helpers_refuse_a_driver_without_recover),
         T(test_removed_device_refuses_new_requests),
         T(test_latency_histogram_counts_every_completion),
         T(test_child_device_maps_and_bounds_lbas),

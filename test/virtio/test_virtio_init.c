@@ -26,6 +26,23 @@ static void start_ok(struct vt *v, enum vmodel_transport t, bool irq)
     assert_int_equal(vt_start(v), KEEL_OK);
 }
 
+static void test_probe_refuses_a_hal_that_breaks_the_contract(void **state)
+{
+    unsigned i;
+
+    (void)state;
+    for (i = 0; i < NT; i++) {
+        struct vt v;
+        struct vt_params p = {all_transports[i], false, false, SIM_MAP_TRANSLATE};
+
+        vt_init(&v, &p);
+        v.s->ops.barrier = NULL; /* a required hook missing: no register may be touched */
+        assert_int_equal(vt_probe(&v), KEEL_EHAL);
+        assert_int_equal(v.s->mmio_reads + v.s->mmio_writes, 0);
+        vt_teardown(&v);
+    }
+}
+
 static void test_status_bits_follow_the_spec_sequence_and_are_never_cleared(void **state)
 {
     unsigned i, j;
@@ -549,6 +566,7 @@ static void test_full_queue_pushes_back_with_enospc(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_probe_refuses_a_hal_that_breaks_the_contract),
         cmocka_unit_test(test_status_bits_follow_the_spec_sequence_and_are_never_cleared),
         cmocka_unit_test(test_features_are_the_offered_subset_keel_implements),
         cmocka_unit_test(test_legacy_interfaces_negotiate_32_bits_and_split_rings),

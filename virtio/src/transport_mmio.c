@@ -71,6 +71,8 @@ static void mm_set_features(struct keel_virtio_dev *d, uint64_t f)
 {
     wr(d, MMIO_DRIVER_FEATURES_SEL, 0);
     wr(d, MMIO_DRIVER_FEATURES, (uint32_t)f);
+    if (d->transport == KEEL_VIRTIO_T_MMIO_LEGACY)
+        return; /* version 1 has 32 feature bits: a second word is a register misuse */
     wr(d, MMIO_DRIVER_FEATURES_SEL, 1);
     wr(d, MMIO_DRIVER_FEATURES, (uint32_t)(f >> 32));
 }
@@ -266,6 +268,8 @@ int keel_virtio_mmio_probe(struct keel_virtio_dev *d, const struct keel_hal *hal
 
     if (d == NULL || hal == NULL || size < MMIO_WINDOW_MIN)
         return KEEL_EINVAL;
+    if (keel_hal_check(hal) != KEEL_OK)
+        return KEEL_EHAL;
     keel_memset(d, 0, sizeof(*d));
     d->hal = hal;
     d->irq_mode = KEEL_VIRTIO_IRQ_POLL;

@@ -150,6 +150,8 @@ int keel_virtio_pci_legacy_probe(struct keel_virtio_dev *d, const struct keel_ha
 
     if (d == NULL || hal == NULL)
         return KEEL_EINVAL;
+    if (keel_hal_check(hal) != KEEL_OK)
+        return KEEL_EHAL;
     keel_memset(d, 0, sizeof(*d));
     d->hal = hal;
     d->pci_addr = a;

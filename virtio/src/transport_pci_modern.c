@@ -331,6 +331,8 @@ int keel_virtio_pci_modern_probe(struct keel_virtio_dev *d, const struct keel_ha
 
     if (d == NULL || hal == NULL)
         return KEEL_EINVAL;
+    if (keel_hal_check(hal) != KEEL_OK)
+        return KEEL_EHAL;
     dev_init_common(d, hal, a);
     rc = keel_pci_probe_fn(hal, a, &fn);
     if (rc != KEEL_OK)

@@ -130,11 +130,13 @@ struct keel_blkdev_ops {
      */
     int (*poll)(struct keel_blkdev *dev, unsigned queue, unsigned budget);
     /**
-     * Optional. Last resort when a request overstays far beyond its timeout: quiesce the device and
-     * complete every in-flight request (ETIMEDOUT / ECANCELED) once the device can no longer write
-     * their buffers. Init/thread context. Drivers used with the blocking helpers must provide it:
-     * without it (or when it leaves the request pending) a helper whose request overstays gives up
-     * with KEEL_ETIMEDOUT while the driver still holds a request that lived on the helper's stack.
+     * Last resort when a request overstays far beyond its timeout: quiesce the device and complete
+     * every in-flight request (ETIMEDOUT / ECANCELED) once the device can no longer write their
+     * buffers. Init/thread context. Optional for asynchronous use, required by the blocking helpers
+     * (they refuse a device without it with KEEL_ENOTSUP before submitting anything): their request
+     * lives on the helper's stack, so it must be finished before the helper may return. It may touch
+     * every queue of the device: integrations that drive queues from several CPUs must serialise
+     * the blocking helpers' recovery with those queues' owners.
      */
     int (*recover)(struct keel_blkdev *dev);
 };
