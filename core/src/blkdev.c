@@ -37,7 +37,10 @@ static bool op_writes(uint8_t op)
     return op == KEEL_BLK_OP_WRITE || op == KEEL_BLK_OP_TRIM || op == KEEL_BLK_OP_WRITE_ZEROES;
 }
 
-static bool op_has_range(uint8_t op) { return op != KEEL_BLK_OP_FLUSH; }
+static bool op_has_range(uint8_t op)
+{
+    return op != KEEL_BLK_OP_FLUSH;
+}
 
 /* The shape of the request on its own: operation, buffer, count, flags. */
 static int check_shape(const struct keel_blk_req *req)

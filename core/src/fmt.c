@@ -43,13 +43,26 @@ static void put_padded(struct out *o, const char *s, size_t n, const struct spec
 static size_t u64_to_dec(uint64_t v, char *tmp)
 {
     static const uint64_t pow10[] = {
-        10000000000000000000ull, 1000000000000000000ull, 100000000000000000ull,
-        10000000000000000ull,    1000000000000000ull,    100000000000000ull,
-        10000000000000ull,       1000000000000ull,       100000000000ull,
-        10000000000ull,          1000000000ull,          100000000ull,
-        10000000ull,             1000000ull,             100000ull,
-        10000ull,                1000ull,                100ull,
-        10ull,                   1ull,
+        10000000000000000000ull,
+        1000000000000000000ull,
+        100000000000000000ull,
+        10000000000000000ull,
+        1000000000000000ull,
+        100000000000000ull,
+        10000000000000ull,
+        1000000000000ull,
+        100000000000ull,
+        10000000000ull,
+        1000000000ull,
+        100000000ull,
+        10000000ull,
+        1000000ull,
+        100000ull,
+        10000ull,
+        1000ull,
+        100ull,
+        10ull,
+        1ull,
     };
     size_t n = 0, i;
     bool started = false;

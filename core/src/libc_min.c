@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libc_min.c - opt-in memcpy, memmove, memset and memcmp for naked environments that have no C
- * library. Not part of keel::core: add it to your build (or link keel::libc_min) only if nothing else
- * provides these four. Compilers emit calls to them even under -ffreestanding.
+ * library. Not part of keel::core: add it to your build (or link keel::libc_min) only if nothing
+ * else provides these four. Compilers emit calls to them even under -ffreestanding.
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -17,8 +17,8 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     f->s = sim_create(1 << 20);
     /* 1000 sectors of 512 bytes, two queues, 16 sectors per request at most, trim supported. */
-    f->rd = ramdisk_create(&f->s->hal, "ram0", 512, 1000, KEEL_BLK_F_TRIM | KEEL_BLK_F_FLUSH, 2,
-                           16);
+    f->rd =
+        ramdisk_create(&f->s->hal, "ram0", 512, 1000, KEEL_BLK_F_TRIM | KEEL_BLK_F_FLUSH, 2, 16);
     *state = f;
     return 0;
 }

@@ -82,9 +82,8 @@ static void test_bounce_maps_need_unmap_to_deliver_data(void **state)
 
     s->map_mode = SIM_MAP_BOUNCE;
     memset(data, 0x99, sizeof(data));
-    assert_int_equal(s->ops.dma_map(s, buf, sizeof(buf), KEEL_DMA_FROM_DEVICE, &seg, 1, &n,
-                                    &cookie),
-                     KEEL_OK);
+    assert_int_equal(
+        s->ops.dma_map(s, buf, sizeof(buf), KEEL_DMA_FROM_DEVICE, &seg, 1, &n, &cookie), KEEL_OK);
     assert_true(sim_dma_write(s, seg.bus, data, sizeof(data)));
     assert_int_equal(buf[0], 0); /* not visible until unmap */
     s->ops.dma_unmap(s, cookie, buf, sizeof(buf), KEEL_DMA_FROM_DEVICE);

@@ -28,7 +28,8 @@ static int rd_execute(struct ramdisk *rd, struct keel_blk_req *req)
         return KEEL_OK;
     if (off + len > rd->bytes)
         return KEEL_ERANGE; /* the block layer must never let this happen */
-    if (rd->fail_enabled && rd->fail_lba >= req->dev_lba && rd->fail_lba < req->dev_lba + req->count)
+    if (rd->fail_enabled && rd->fail_lba >= req->dev_lba &&
+        rd->fail_lba < req->dev_lba + req->count)
         return KEEL_EIO;
     switch (req->op) {
     case KEEL_BLK_OP_READ:

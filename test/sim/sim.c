@@ -208,18 +208,54 @@ static void reg_write(struct sim *s, bool is_pio, uint64_t addr, unsigned width,
     r->ops->write(r->dev, addr - r->base, width, v);
 }
 
-static uint8_t mmio_r8(void *c, keel_io_addr_t a) { return (uint8_t)reg_read(c, false, a, 1); }
-static uint16_t mmio_r16(void *c, keel_io_addr_t a) { return (uint16_t)reg_read(c, false, a, 2); }
-static uint32_t mmio_r32(void *c, keel_io_addr_t a) { return reg_read(c, false, a, 4); }
-static void mmio_w8(void *c, keel_io_addr_t a, uint8_t v) { reg_write(c, false, a, 1, v); }
-static void mmio_w16(void *c, keel_io_addr_t a, uint16_t v) { reg_write(c, false, a, 2, v); }
-static void mmio_w32(void *c, keel_io_addr_t a, uint32_t v) { reg_write(c, false, a, 4, v); }
-static uint8_t pio_r8(void *c, keel_io_addr_t a) { return (uint8_t)reg_read(c, true, a, 1); }
-static uint16_t pio_r16(void *c, keel_io_addr_t a) { return (uint16_t)reg_read(c, true, a, 2); }
-static uint32_t pio_r32(void *c, keel_io_addr_t a) { return reg_read(c, true, a, 4); }
-static void pio_w8(void *c, keel_io_addr_t a, uint8_t v) { reg_write(c, true, a, 1, v); }
-static void pio_w16(void *c, keel_io_addr_t a, uint16_t v) { reg_write(c, true, a, 2, v); }
-static void pio_w32(void *c, keel_io_addr_t a, uint32_t v) { reg_write(c, true, a, 4, v); }
+static uint8_t mmio_r8(void *c, keel_io_addr_t a)
+{
+    return (uint8_t)reg_read(c, false, a, 1);
+}
+static uint16_t mmio_r16(void *c, keel_io_addr_t a)
+{
+    return (uint16_t)reg_read(c, false, a, 2);
+}
+static uint32_t mmio_r32(void *c, keel_io_addr_t a)
+{
+    return reg_read(c, false, a, 4);
+}
+static void mmio_w8(void *c, keel_io_addr_t a, uint8_t v)
+{
+    reg_write(c, false, a, 1, v);
+}
+static void mmio_w16(void *c, keel_io_addr_t a, uint16_t v)
+{
+    reg_write(c, false, a, 2, v);
+}
+static void mmio_w32(void *c, keel_io_addr_t a, uint32_t v)
+{
+    reg_write(c, false, a, 4, v);
+}
+static uint8_t pio_r8(void *c, keel_io_addr_t a)
+{
+    return (uint8_t)reg_read(c, true, a, 1);
+}
+static uint16_t pio_r16(void *c, keel_io_addr_t a)
+{
+    return (uint16_t)reg_read(c, true, a, 2);
+}
+static uint32_t pio_r32(void *c, keel_io_addr_t a)
+{
+    return reg_read(c, true, a, 4);
+}
+static void pio_w8(void *c, keel_io_addr_t a, uint8_t v)
+{
+    reg_write(c, true, a, 1, v);
+}
+static void pio_w16(void *c, keel_io_addr_t a, uint16_t v)
+{
+    reg_write(c, true, a, 2, v);
+}
+static void pio_w32(void *c, keel_io_addr_t a, uint32_t v)
+{
+    reg_write(c, true, a, 4, v);
+}
 
 static int hal_io_map(void *ctx, uint64_t phys, uint64_t size, bool is_pio, keel_io_addr_t *out,
                       bool *is_mmio_out)
@@ -302,7 +338,8 @@ static uint64_t bar_addr(const struct sim_pci_fn *fn, unsigned idx, bool *is_io)
     if (*is_io)
         return lo & ~3u;
     if ((lo & 6u) == 4u && idx < 5)
-        return (lo & ~0xfull) | ((uint64_t)sim_pci_cfg_get(fn, (uint16_t)(0x14 + 4 * idx), 4) << 32);
+        return (lo & ~0xfull) |
+               ((uint64_t)sim_pci_cfg_get(fn, (uint16_t)(0x14 + 4 * idx), 4) << 32);
     return lo & ~0xfull;
 }
 
@@ -357,7 +394,7 @@ static void bar_write(struct sim_pci_fn *fn, uint16_t off, uint32_t val)
         return;
     }
     type = sim_pci_cfg_get(fn, off, 4) & ((fn->cfg[off] & 1u) ? 3u : 0xfu);
-    sim_pci_cfg_put(fn, off, 4, (val & (uint32_t)~(size - 1u)) | type);
+    sim_pci_cfg_put(fn, off, 4, (val & (uint32_t) ~(size - 1u)) | type);
 }
 
 static int hal_pci_read(void *ctx, struct keel_pci_addr a, uint16_t off, uint8_t width,
@@ -597,8 +634,7 @@ static void permute_pages(struct sim *s, struct sim_map *m)
 }
 
 static int hal_dma_map(void *ctx, void *buf, size_t len, enum keel_dma_dir dir,
-                       struct keel_dma_seg *segs, unsigned max_segs, unsigned *nsegs,
-                       void **cookie)
+                       struct keel_dma_seg *segs, unsigned max_segs, unsigned *nsegs, void **cookie)
 {
     struct sim *s = ctx;
     struct sim_map *m;
@@ -671,8 +707,7 @@ static void hal_dma_unmap(void *ctx, void *cookie, void *buf, size_t len, enum k
     s->maps_live--;
 }
 
-static void hal_dma_sync(void *ctx, void *cookie, void *buf, size_t len,
-                         enum keel_dma_sync_for who)
+static void hal_dma_sync(void *ctx, void *cookie, void *buf, size_t len, enum keel_dma_sync_for who)
 {
     struct sim *s = ctx;
     struct sim_map *m = check_cookie(s, cookie, buf, len, "dma_sync");
@@ -906,9 +941,8 @@ int sim_irq_find(struct sim *s, enum keel_irq_kind kind, struct keel_pci_addr a,
     for (i = 0; i < SIM_MAX_IRQS; i++) {
         struct sim_irq *q = &s->irqs[i];
         if (q->used && q->src.kind == kind && q->src.index == index &&
-            (kind == KEEL_IRQ_LINE ||
-             (q->src.pci.bus == a.bus && q->src.pci.dev == a.dev && q->src.pci.fn == a.fn &&
-              q->src.pci.segment == a.segment)))
+            (kind == KEEL_IRQ_LINE || (q->src.pci.bus == a.bus && q->src.pci.dev == a.dev &&
+                                       q->src.pci.fn == a.fn && q->src.pci.segment == a.segment)))
             return (int)i;
     }
     return -1;

@@ -2,20 +2,20 @@
 /*
  * keel/blkdev.h - the block-device interface every Keel driver exposes.
  *
- * A keel_blkdev is a disk (an NVMe namespace, a virtio-blk device, a SCSI LUN) or a partition of one.
- * I/O is asynchronous: fill a caller-owned keel_blk_req, keel_blk_submit() it, and its done callback
- * runs exactly once, from keel_blk_poll() on that queue or from the queue's interrupt handler (which
- * may fire before keel_blk_submit returns), or from the driver's recover hook.
+ * A keel_blkdev is a disk (an NVMe namespace, a virtio-blk device, a SCSI LUN) or a partition of
+ * one. I/O is asynchronous: fill a caller-owned keel_blk_req, keel_blk_submit() it, and its done
+ * callback runs exactly once, from keel_blk_poll() on that queue or from the queue's interrupt
+ * handler (which may fire before keel_blk_submit returns), or from the driver's recover hook.
  * Blocking helpers (keel_blk_read & co.) are layered on top with a timeout.
  *
  * The layer checks every request before a driver sees it: operation supported, access mode (a
- * read-only device never receives a write, trim or write-zeroes), LBA + count overflow and the end of
- * the device (and of every parent, for partitions), queue index, buffer present, transfer size.
+ * read-only device never receives a write, trim or write-zeroes), LBA + count overflow and the end
+ * of the device (and of every parent, for partitions), queue index, buffer present, transfer size.
  *
- * Thread safety (one rule for the whole interface): each queue of a device has one owner. Calls that
- * name a queue (submit, poll, the blocking helpers) must not run concurrently for the same queue;
- * different queues may be driven from different CPUs without locks. Info and stats reads are racy
- * snapshots. keel_blkdev_set_access is init context.
+ * Thread safety (one rule for the whole interface): each queue of a device has one owner. Calls
+ * that name a queue (submit, poll, the blocking helpers) must not run concurrently for the same
+ * queue; different queues may be driven from different CPUs without locks. Info and stats reads are
+ * racy snapshots. keel_blkdev_set_access is init context.
  */
 #ifndef KEEL_BLKDEV_H
 #define KEEL_BLKDEV_H
@@ -41,16 +41,16 @@ enum keel_blk_op {
 };
 
 /* Request flags. */
-#define KEEL_BLK_REQ_FUA 0x01u   /* WRITE: durable before completion (force unit access) */
+#define KEEL_BLK_REQ_FUA   0x01u /* WRITE: durable before completion (force unit access) */
 #define KEEL_BLK_REQ_UNMAP 0x02u /* WRITE_ZEROES: the device may deallocate the range */
 
 /* Device capability flags (keel_blkdev_info.flags). */
-#define KEEL_BLK_F_READ_ONLY 0x01u    /* the medium or driver is read-only */
-#define KEEL_BLK_F_FLUSH 0x02u        /* has a volatile cache: FLUSH does something */
-#define KEEL_BLK_F_TRIM 0x04u         /* TRIM supported */
+#define KEEL_BLK_F_READ_ONLY    0x01u /* the medium or driver is read-only */
+#define KEEL_BLK_F_FLUSH        0x02u /* has a volatile cache: FLUSH does something */
+#define KEEL_BLK_F_TRIM         0x04u /* TRIM supported */
 #define KEEL_BLK_F_WRITE_ZEROES 0x08u /* WRITE_ZEROES supported */
-#define KEEL_BLK_F_FUA 0x10u          /* KEEL_BLK_REQ_FUA honoured natively */
-#define KEEL_BLK_F_REMOVABLE 0x20u
+#define KEEL_BLK_F_FUA          0x10u /* KEEL_BLK_REQ_FUA honoured natively */
+#define KEEL_BLK_F_REMOVABLE    0x20u
 
 /* Access modes (keel_blkdev.access). */
 enum keel_blk_access {
@@ -134,14 +134,15 @@ struct keel_blkdev_ops {
      * every in-flight request (ETIMEDOUT / ECANCELED) once the device can no longer write their
      * buffers. Init/thread context. Optional for asynchronous use, required by the blocking helpers
      * (they refuse a device without it with KEEL_ENOTSUP before submitting anything): their request
-     * lives on the helper's stack, so it must be finished before the helper may return. It may touch
-     * every queue of the device: integrations that drive queues from several CPUs must serialise
-     * the blocking helpers' recovery with those queues' owners.
+     * lives on the helper's stack, so it must be finished before the helper may return. It may
+     * touch every queue of the device: integrations that drive queues from several CPUs must
+     * serialise the blocking helpers' recovery with those queues' owners.
      */
     int (*recover)(struct keel_blkdev *dev);
 };
 
-/** A block device. Embedded in, or allocated by, the caller; drivers fill it with keel_blkdev_init. */
+/** A block device, embedded in or allocated by the caller; drivers fill it with keel_blkdev_init.
+ */
 struct keel_blkdev {
     struct keel_blkdev_info info;
     const struct keel_blkdev_ops *ops; /* NULL for partitions: the layer forwards to the parent */
@@ -197,9 +198,9 @@ int keel_blk_submit(struct keel_blkdev *dev, struct keel_blk_req *req);
 int keel_blk_poll(struct keel_blkdev *dev, unsigned queue, unsigned budget);
 
 /*
- * Blocking helpers: split into max_transfer chunks, submit on `queue`, poll until done. `timeout_us`
- * bounds each chunk (0: default). Queue full is retried within the timeout. Return 0 or KEEL_E*.
- * Thread/init context (they poll and delay).
+ * Blocking helpers: split into max_transfer chunks, submit on `queue`, poll until done.
+ * `timeout_us` bounds each chunk (0: default). Queue full is retried within the timeout. Return 0
+ * or KEEL_E*. Thread/init context (they poll and delay).
  */
 int keel_blk_read(struct keel_blkdev *dev, unsigned queue, uint64_t lba, uint32_t count, void *buf,
                   uint32_t timeout_us);

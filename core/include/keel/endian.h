@@ -4,10 +4,11 @@
  *
  * Devices define their structures as little-endian (NVMe, virtio 1.x) or big-endian (SCSI CDBs and
  * data). Two families:
- *  - keel_ld_leN, keel_st_leN, keel_ld_beN and keel_st_beN: load/store through a byte pointer at any alignment. Use
- *    them for device-written buffers and packed byte layouts (never cast a byte buffer to a wider type).
- *  - keel_cpu_to_leN and keel_leN_to_cpu: convert a value for a naturally aligned field in a struct that
- *    mirrors a device layout (NVMe SQE, virtq descriptors).
+ *  - keel_ld_leN, keel_st_leN, keel_ld_beN, keel_st_beN: load/store through a byte pointer at
+ *    any alignment. Use them for device-written buffers and packed byte layouts (never cast a
+ *    byte buffer to a wider type).
+ *  - keel_cpu_to_leN, keel_leN_to_cpu: convert a value for a naturally aligned field in a
+ *    struct that mirrors a device layout (NVMe SQE, virtq descriptors).
  * All are pure and usable in any context.
  */
 #ifndef KEEL_ENDIAN_H
@@ -21,24 +22,69 @@
 #define KEEL_BIG_ENDIAN 0
 #endif
 
-static inline uint16_t keel_bswap16(uint16_t v) { return (uint16_t)((v >> 8) | (v << 8)); }
-static inline uint32_t keel_bswap32(uint32_t v) { return __builtin_bswap32(v); }
-static inline uint64_t keel_bswap64(uint64_t v) { return __builtin_bswap64(v); }
+static inline uint16_t keel_bswap16(uint16_t v)
+{
+    return (uint16_t)((v >> 8) | (v << 8));
+}
+static inline uint32_t keel_bswap32(uint32_t v)
+{
+    return __builtin_bswap32(v);
+}
+static inline uint64_t keel_bswap64(uint64_t v)
+{
+    return __builtin_bswap64(v);
+}
 
 #if KEEL_BIG_ENDIAN
-static inline uint16_t keel_cpu_to_le16(uint16_t v) { return keel_bswap16(v); }
-static inline uint32_t keel_cpu_to_le32(uint32_t v) { return keel_bswap32(v); }
-static inline uint64_t keel_cpu_to_le64(uint64_t v) { return keel_bswap64(v); }
-static inline uint16_t keel_cpu_to_be16(uint16_t v) { return v; }
-static inline uint32_t keel_cpu_to_be32(uint32_t v) { return v; }
-static inline uint64_t keel_cpu_to_be64(uint64_t v) { return v; }
+static inline uint16_t keel_cpu_to_le16(uint16_t v)
+{
+    return keel_bswap16(v);
+}
+static inline uint32_t keel_cpu_to_le32(uint32_t v)
+{
+    return keel_bswap32(v);
+}
+static inline uint64_t keel_cpu_to_le64(uint64_t v)
+{
+    return keel_bswap64(v);
+}
+static inline uint16_t keel_cpu_to_be16(uint16_t v)
+{
+    return v;
+}
+static inline uint32_t keel_cpu_to_be32(uint32_t v)
+{
+    return v;
+}
+static inline uint64_t keel_cpu_to_be64(uint64_t v)
+{
+    return v;
+}
 #else
-static inline uint16_t keel_cpu_to_le16(uint16_t v) { return v; }
-static inline uint32_t keel_cpu_to_le32(uint32_t v) { return v; }
-static inline uint64_t keel_cpu_to_le64(uint64_t v) { return v; }
-static inline uint16_t keel_cpu_to_be16(uint16_t v) { return keel_bswap16(v); }
-static inline uint32_t keel_cpu_to_be32(uint32_t v) { return keel_bswap32(v); }
-static inline uint64_t keel_cpu_to_be64(uint64_t v) { return keel_bswap64(v); }
+static inline uint16_t keel_cpu_to_le16(uint16_t v)
+{
+    return v;
+}
+static inline uint32_t keel_cpu_to_le32(uint32_t v)
+{
+    return v;
+}
+static inline uint64_t keel_cpu_to_le64(uint64_t v)
+{
+    return v;
+}
+static inline uint16_t keel_cpu_to_be16(uint16_t v)
+{
+    return keel_bswap16(v);
+}
+static inline uint32_t keel_cpu_to_be32(uint32_t v)
+{
+    return keel_bswap32(v);
+}
+static inline uint64_t keel_cpu_to_be64(uint64_t v)
+{
+    return keel_bswap64(v);
+}
 #endif
 /* Conversions are their own inverses. */
 #define keel_le16_to_cpu keel_cpu_to_le16

@@ -30,7 +30,8 @@ enum keel_err {
     KEEL_EFAULT = -19,    /* a buffer cannot be used for DMA as given (alignment, mapping) */
 };
 
-/** Number of error codes, for table-driven tests: codes run from 0 down to -(KEEL_ERR_COUNT - 1). */
+/** Number of error codes, for table-driven tests: codes run from 0 down to -(KEEL_ERR_COUNT - 1).
+ */
 #define KEEL_ERR_COUNT 20
 
 /**

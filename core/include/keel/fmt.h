@@ -4,8 +4,8 @@
  * Supports %% %c %s %d %i %u %x %X %p with the hh, h, l, ll, z, j and t length modifiers, a field
  * width and the 0 and - flags; %.Ns limits a string. Any other conversion prints as-is and consumes
  * no argument, so never pass one an argument (%o, %f, %n, ...). Always NUL-terminates when
- * size > 0 and returns the length it wanted (like C99 snprintf). Division-free (shifts only for hex,
- * repeated subtraction of powers of ten for decimal), so it links without libgcc helpers.
+ * size > 0 and returns the length it wanted (like C99 snprintf). Division-free (shifts only for
+ * hex, repeated subtraction of powers of ten for decimal), so it links without libgcc helpers.
  * Thread safety: reentrant; any context.
  */
 #ifndef KEEL_FMT_H

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * keel/log.h - log macros that compile out. A line is formatted on the stack (KEEL_CONFIG_LOG_LINE_MAX)
- * and handed to the HAL's optional log hook; levels above KEEL_CONFIG_LOG_LEVEL cost nothing, not
- * even their arguments' evaluation.
+ * keel/log.h - log macros that compile out. A line is formatted on the stack
+ * (KEEL_CONFIG_LOG_LINE_MAX) and handed to the HAL's optional log hook; levels above
+ * KEEL_CONFIG_LOG_LEVEL cost nothing, not even their arguments' evaluation.
  */
 #ifndef KEEL_LOG_H
 #define KEEL_LOG_H

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * keel/registry.h - a caller-owned list of block devices (the seeds' DriverManager), so an application
- * can list every disk and find one by name. Static capacity (KEEL_CONFIG_REGISTRY_MAX), no allocation.
+ * keel/registry.h - a caller-owned list of block devices (the seeds' DriverManager), so an
+ * application can list every disk and find one by name. Static capacity (KEEL_CONFIG_REGISTRY_MAX),
+ * no allocation.
  *
  * Thread safety: when `hal` has lock hooks, add/remove/find/at take the registry's lock and may be
  * called from any thread (not from interrupt handlers); without them, the caller serialises.

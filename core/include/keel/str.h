@@ -11,10 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define keel_memcpy(d, s, n) __builtin_memcpy((d), (s), (n))
+#define keel_memcpy(d, s, n)  __builtin_memcpy((d), (s), (n))
 #define keel_memmove(d, s, n) __builtin_memmove((d), (s), (n))
-#define keel_memset(d, c, n) __builtin_memset((d), (c), (n))
-#define keel_memcmp(a, b, n) __builtin_memcmp((a), (b), (n))
+#define keel_memset(d, c, n)  __builtin_memset((d), (c), (n))
+#define keel_memcmp(a, b, n)  __builtin_memcmp((a), (b), (n))
 
 static inline size_t keel_strnlen(const char *s, size_t max)
 {

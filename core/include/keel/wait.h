@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * keel/wait.h - bounded waits. Every wait in Keel has a deadline taken from the HAL's monotonic clock;
- * none spins on a device bit alone.
+ * keel/wait.h - bounded waits. Every wait in Keel has a deadline taken from the HAL's monotonic
+ * clock; none spins on a device bit alone.
  */
 #ifndef KEEL_WAIT_H
 #define KEEL_WAIT_H

@@ -10,8 +10,8 @@
  * Conventions for every hook:
  *  - `ctx` is the integrator's own pointer, passed back unchanged.
  *  - Hooks returning int return 0 on success or a negative KEEL_E* code (keel/error.h).
- *  - "Any context" means the hook may be called from thread context, with the HAL lock held, and from
- *    within an interrupt handler Keel registered; such hooks must not block or sleep.
+ *  - "Any context" means the hook may be called from thread context, with the HAL lock held,
+ *    and from within an interrupt handler Keel registered; such hooks must not block or sleep.
  *  - "Init context" means only from the driver's attach/detach/reset paths (never from an interrupt
  *    handler); such hooks may block and may take locks.
  *  - Times are microseconds everywhere. Sizes are bytes. Addresses named `bus` are what the device
@@ -35,17 +35,17 @@ extern "C" {
  * Version of this contract. Bump the major when a hook changes meaning or signature; an ops table
  * built against another major is refused at init (keel_hal_check() returns KEEL_EHAL).
  */
-#define KEEL_HAL_ABI_MAJOR 1
-#define KEEL_HAL_ABI_MINOR 0
+#define KEEL_HAL_ABI_MAJOR   1
+#define KEEL_HAL_ABI_MINOR   0
 #define KEEL_HAL_ABI_VERSION ((KEEL_HAL_ABI_MAJOR << 16) | KEEL_HAL_ABI_MINOR)
 
 /** A device-visible (DMA) address. 64-bit on every platform, including 32-bit CPUs. */
 typedef uint64_t keel_bus_addr_t;
 
 /**
- * A CPU-visible register address: what the MMIO and port I/O hooks receive. For MMIO it is the mapped
- * virtual address of the register (identity-mapped firmware: the physical address); for port I/O it
- * is the port number. Drivers only add offsets to it; only the HAL interprets it.
+ * A CPU-visible register address: what the MMIO and port I/O hooks receive. For MMIO it is the
+ * mapped virtual address of the register (identity-mapped firmware: the physical address); for port
+ * I/O it is the port number. Drivers only add offsets to it; only the HAL interprets it.
  */
 typedef uintptr_t keel_io_addr_t;
 
@@ -93,7 +93,7 @@ enum keel_barrier {
 
 /** What an interrupt source is, for irq_attach. */
 enum keel_irq_kind {
-    KEEL_IRQ_PCI_INTX = 1, /* legacy PCI interrupt: `pci` and `index` = pin (1 = INTA .. 4 = INTD) */
+    KEEL_IRQ_PCI_INTX = 1, /* legacy INTx of `pci`; `index` = pin (1 = INTA .. 4 = INTD) */
     KEEL_IRQ_PCI_MSIX = 2, /* MSI-X table entry `index` of function `pci` */
     KEEL_IRQ_PCI_MSI = 3,  /* MSI (single message); `index` is 0 */
     KEEL_IRQ_LINE = 4,     /* platform line (e.g. a GIC SPI for virtio-mmio); `index` = line */
@@ -125,8 +125,8 @@ enum keel_log_level {
 };
 
 /**
- * The hook table. Fields marked "optional" may be NULL; every other field is required and checked by
- * keel_hal_check(). The table must stay valid and unchanged for as long as any driver uses it.
+ * The hook table. Fields marked "optional" may be NULL; every other field is required and checked
+ * by keel_hal_check(). The table must stay valid and unchanged for as long as any driver uses it.
  */
 struct keel_hal_ops {
     /** Set to KEEL_HAL_ABI_VERSION. */
@@ -182,28 +182,28 @@ struct keel_hal_ops {
 
     /* ---- Coherent DMA memory -------------------------------------------------------------------
      * Init context; may block. Allocate `size` bytes, zeroed, whose CPU pointer and bus address are
-     * both aligned to `align` (a power of two, at most 4096 unless the HAL documents more), that the
-     * CPU and device see coherently (no cache maintenance needed, only barriers), and that does not
-     * cross a 4 GiB bus boundary unless size requires. Drivers allocate only while attaching; never in
-     * the I/O path. Failure: KEEL_ENOMEM, and *out is untouched. dma_free: init context; `mem` is
-     * exactly what dma_alloc returned.
+     * both aligned to `align` (a power of two, at most 4096 unless the HAL documents more), that
+     * the CPU and device see coherently (no cache maintenance needed, only barriers), and that does
+     * not cross a 4 GiB bus boundary unless size requires. Drivers allocate only while attaching;
+     * never in the I/O path. Failure: KEEL_ENOMEM, and *out is untouched. dma_free: init context;
+     * `mem` is exactly what dma_alloc returned.
      */
     int (*dma_alloc)(void *ctx, size_t size, size_t align, struct keel_dma_mem *out);
     void (*dma_free)(void *ctx, struct keel_dma_mem *mem);
 
     /* ---- Streaming mappings of caller buffers --------------------------------------------------
      * Any context, never block (may spin briefly on an IOMMU). Make `len` bytes at `buf` visible to
-     * the device for `dir`: translate (IOMMU, offset), bounce (copy through DMA memory) and/or do the
-     * cache maintenance for the device to own the buffer. Fill at most `max_segs` bus-contiguous
-     * segments in order, covering the buffer exactly, and set *nsegs. `buf` may be at any byte
-     * alignment; segments may split anywhere the platform's memory is discontiguous (identity-mapped
-     * firmware returns one segment). `*cookie` is HAL-private state handed back to unmap and sync.
-     * Failure: KEEL_ENOSPC (more than max_segs segments needed; the driver splits the request),
-     * KEEL_ENOMEM (no bounce or IOMMU space: retry later), KEEL_EINVAL; nothing is mapped then.
-     * dma_unmap: any context; ends the mapping, copying a bounce back for FROM_DEVICE/BIDIRECTIONAL
-     * and invalidating caches as needed; after it returns the CPU owns the buffer again.
-     * dma_sync (optional: NULL when map/unmap are enough): hand ownership of a still-mapped buffer to
-     * the device or back to the CPU.
+     * the device for `dir`: translate (IOMMU, offset), bounce (copy through DMA memory) and/or do
+     * the cache maintenance for the device to own the buffer. Fill at most `max_segs`
+     * bus-contiguous segments in order, covering the buffer exactly, and set *nsegs. `buf` may be
+     * at any byte alignment; segments may split anywhere the platform's memory is discontiguous
+     * (identity-mapped firmware returns one segment). `*cookie` is HAL-private state handed back to
+     * unmap and sync. Failure: KEEL_ENOSPC (more than max_segs segments needed; the driver splits
+     * the request), KEEL_ENOMEM (no bounce or IOMMU space: retry later), KEEL_EINVAL; nothing is
+     * mapped then. dma_unmap: any context; ends the mapping, copying a bounce back for
+     * FROM_DEVICE/BIDIRECTIONAL and invalidating caches as needed; after it returns the CPU owns
+     * the buffer again. dma_sync (optional: NULL when map/unmap are enough): hand ownership of a
+     * still-mapped buffer to the device or back to the CPU.
      */
     int (*dma_map)(void *ctx, void *buf, size_t len, enum keel_dma_dir dir,
                    struct keel_dma_seg *segs, unsigned max_segs, unsigned *nsegs, void **cookie);
@@ -217,7 +217,7 @@ struct keel_hal_ops {
      */
     void (*barrier)(void *ctx, enum keel_barrier kind);
 
-    /* ---- Time ------------------------------------------------------------------------------------
+    /* ---- Time ----------------------------------------------------------------------------------
      * time_us: any context; a monotonic microsecond counter that never goes backwards and does not
      * wrap within 2^63 us. delay_us: thread or init context; waits at least `us` microseconds (busy
      * wait is fine; it may sleep when not called with a lock held). Keel computes every deadline
@@ -236,8 +236,8 @@ struct keel_hal_ops {
      * irq_detach: init context; after it returns `fn` is not running and never runs again.
      * irq_mask: any context; masked = true stops delivery (pending edges may be lost; drivers
      * poll after unmasking). irq_eoi: interrupt context; end-of-interrupt for level sources, after
-     * the driver has quieted the device. msi_compose: init context; the address/data pair the device
-     * must write to raise the vector bound to `handle`.
+     * the driver has quieted the device. msi_compose: init context; the address/data pair the
+     * device must write to raise the vector bound to `handle`.
      */
     int (*irq_attach)(void *ctx, const struct keel_irq_src *src, keel_irq_fn fn, void *arg,
                       uint32_t *handle);
@@ -248,16 +248,16 @@ struct keel_hal_ops {
 
     /* ---- Locking (optional: NULL for single-threaded integrations) ------------------------------
      * Any context. lock returns a state that unlock restores (e.g. saved interrupt flags). Keel
-     * takes a lock only off the hot path (shared admin queues, registries); a queue pair has exactly
-     * one owner and is never locked. `l` is zeroed storage owned by the driver; the HAL may keep its
-     * lock state in it.
+     * takes a lock only off the hot path (shared admin queues, registries); a queue pair has
+     * exactly one owner and is never locked. `l` is zeroed storage owned by the driver; the HAL may
+     * keep its lock state in it.
      */
     uintptr_t (*lock)(void *ctx, keel_lock_t *l);
     void (*unlock)(void *ctx, keel_lock_t *l, uintptr_t state);
 
     /* ---- Log (optional) -------------------------------------------------------------------------
-     * Any context, never block. One NUL-terminated line without trailing newline. Compiled out below
-     * KEEL_CONFIG_LOG_LEVEL.
+     * Any context, never block. One NUL-terminated line without trailing newline. Compiled out
+     * below KEEL_CONFIG_LOG_LEVEL.
      */
     void (*log)(void *ctx, enum keel_log_level level, const char *line);
 };
@@ -314,11 +314,23 @@ static inline void keel_barrier(const struct keel_hal *h, enum keel_barrier kind
 {
     h->ops->barrier(h->ctx, kind);
 }
-static inline void keel_rmb(const struct keel_hal *h) { h->ops->barrier(h->ctx, KEEL_BARRIER_READ); }
-static inline void keel_wmb(const struct keel_hal *h) { h->ops->barrier(h->ctx, KEEL_BARRIER_WRITE); }
-static inline void keel_mb(const struct keel_hal *h) { h->ops->barrier(h->ctx, KEEL_BARRIER_FULL); }
+static inline void keel_rmb(const struct keel_hal *h)
+{
+    h->ops->barrier(h->ctx, KEEL_BARRIER_READ);
+}
+static inline void keel_wmb(const struct keel_hal *h)
+{
+    h->ops->barrier(h->ctx, KEEL_BARRIER_WRITE);
+}
+static inline void keel_mb(const struct keel_hal *h)
+{
+    h->ops->barrier(h->ctx, KEEL_BARRIER_FULL);
+}
 
-static inline uint64_t keel_time_us(const struct keel_hal *h) { return h->ops->time_us(h->ctx); }
+static inline uint64_t keel_time_us(const struct keel_hal *h)
+{
+    return h->ops->time_us(h->ctx);
+}
 static inline void keel_delay_us(const struct keel_hal *h, uint32_t us)
 {
     h->ops->delay_us(h->ctx, us);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sim/ramdisk.h - a memory-backed block driver for block-layer and partition tests. It behaves like a
- * real asynchronous driver: submit queues the request, poll completes it, with a bounded queue depth
- * (ENOSPC when full) and injectable I/O errors. It counts what reached it, so tests can prove that
- * the block layer stopped a request before the driver.
+ * sim/ramdisk.h - a memory-backed block driver for block-layer and partition tests. It behaves like
+ * a real asynchronous driver: submit queues the request, poll completes it, with a bounded queue
+ * depth (ENOSPC when full) and injectable I/O errors. It counts what reached it, so tests can prove
+ * that the block layer stopped a request before the driver.
  */
 #ifndef SIM_RAMDISK_H
 #define SIM_RAMDISK_H

@@ -35,20 +35,20 @@
 extern "C" {
 #endif
 
-#define SIM_BUS_BASE 0x7f0000000000ull    /* bus address of the DMA arena's first byte */
+#define SIM_BUS_BASE     0x7f0000000000ull /* bus address of the DMA arena's first byte */
 #define SIM_MAP_BUS_BASE 0x5a0000000000ull /* bus window for translated caller buffers */
-#define SIM_PAGE 4096u
+#define SIM_PAGE         4096u
 
-#define SIM_MAX_REGIONS 64
-#define SIM_MAX_PCI_FNS 16
-#define SIM_MAX_IRQS 128
-#define SIM_MAX_MAPS 1024
-#define SIM_MAX_TIMERS 64
-#define SIM_MAX_FAULTS 64
-#define SIM_MAX_POLLERS 16
-#define SIM_MAX_MAP_PAGES 512 /* 2 MiB per mapping */
+#define SIM_MAX_REGIONS     64
+#define SIM_MAX_PCI_FNS     16
+#define SIM_MAX_IRQS        128
+#define SIM_MAX_MAPS        1024
+#define SIM_MAX_TIMERS      64
+#define SIM_MAX_FAULTS      64
+#define SIM_MAX_POLLERS     16
+#define SIM_MAX_MAP_PAGES   512               /* 2 MiB per mapping */
 #define SIM_BOUNCE_BUS_BASE 0x3b0000000000ull /* bus window of bounce buffers */
-#define SIM_MSIX_MAX 64
+#define SIM_MSIX_MAX        64
 
 struct sim;
 
@@ -70,10 +70,10 @@ struct sim_pci_fn {
     bool present;
     struct keel_pci_addr addr;
     uint8_t cfg[4096];
-    uint8_t cfg_wmask[4096];  /* bits the driver may write */
-    uint64_t bar_size[6];     /* 0: unimplemented; for 64-bit BARs the size sits in the low index */
-    int bar_region[6];        /* region index that follows the BAR's address, or -1 */
-    uint16_t cap_next_free;   /* where the next capability goes */
+    uint8_t cfg_wmask[4096]; /* bits the driver may write */
+    uint64_t bar_size[6];    /* 0: unimplemented; for 64-bit BARs the size sits in the low index */
+    int bar_region[6];       /* region index that follows the BAR's address, or -1 */
+    uint16_t cap_next_free;  /* where the next capability goes */
     void (*cfg_write_hook)(void *dev, uint16_t off, unsigned width, uint32_t val);
     void *dev;
 };
@@ -118,10 +118,10 @@ struct sim_timer {
 
 struct sim_fault {
     bool armed;
-    int id;          /* model-defined fault number */
-    uint32_t skip;   /* let this many hits pass first */
-    uint32_t count;  /* then fire this many times (UINT32_MAX: forever) */
-    uint64_t param;  /* model-defined argument */
+    int id;         /* model-defined fault number */
+    uint32_t skip;  /* let this many hits pass first */
+    uint32_t count; /* then fire this many times (UINT32_MAX: forever) */
+    uint64_t param; /* model-defined argument */
     uint32_t fired;
 };
 
