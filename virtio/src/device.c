@@ -186,6 +186,16 @@ void keel_virtio_cfg_write8(struct keel_virtio_dev *dev, uint32_t off, uint8_t v
     dev->tops->cfg_write(dev, off, 1, val);
 }
 
+void keel_virtio_cfg_write16(struct keel_virtio_dev *dev, uint32_t off, uint16_t val)
+{
+    dev->tops->cfg_write(dev, off, 2, val);
+}
+
+void keel_virtio_cfg_write32(struct keel_virtio_dev *dev, uint32_t off, uint32_t val)
+{
+    dev->tops->cfg_write(dev, off, 4, val);
+}
+
 /* Legacy: no generation counter; a snapshot is accepted once two consecutive reads agree. */
 static int config_read_legacy(struct keel_virtio_dev *dev, keel_virtio_cfg_reader fn, void *snap,
                               size_t len)

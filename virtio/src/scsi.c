@@ -35,22 +35,15 @@ static void cfg_reader(struct keel_virtio_dev *d, void *arg)
     c->max_lun = keel_virtio_cfg32(d, KEEL_VIRTIO_SCSI_CFG_MAX_LUN);
 }
 
-/*
- * The core offers only 8-bit configuration writes; sense_size and cdb_size are le32 fields, written
- * with one 32-bit access through the transport (the only two fields a driver may write, 5.6.4.1).
- */
-static void cfg_write32(struct keel_vscsi *vs, uint32_t off, uint32_t val)
-{
-    vs->vdev.tops->cfg_write(&vs->vdev, off, 4, val);
-}
-
 /* Write the sizes the driver uses (restored to 96 / 32 by every reset), then read all back. */
 static int read_config(struct keel_vscsi *vs, struct keel_vscsi_config *c)
 {
     int rc;
 
-    cfg_write32(vs, KEEL_VIRTIO_SCSI_CFG_SENSE_SIZE, KEEL_CONFIG_VSCSI_SENSE_SIZE);
-    cfg_write32(vs, KEEL_VIRTIO_SCSI_CFG_CDB_SIZE, KEEL_CONFIG_VSCSI_CDB_SIZE);
+    /* sense_size and cdb_size are the only fields a driver may write (5.6.4.1), both le32. */
+    keel_virtio_cfg_write32(&vs->vdev, KEEL_VIRTIO_SCSI_CFG_SENSE_SIZE,
+                            KEEL_CONFIG_VSCSI_SENSE_SIZE);
+    keel_virtio_cfg_write32(&vs->vdev, KEEL_VIRTIO_SCSI_CFG_CDB_SIZE, KEEL_CONFIG_VSCSI_CDB_SIZE);
     keel_memset(c, 0, sizeof(*c));
     rc = keel_virtio_config_read(&vs->vdev, cfg_reader, c, sizeof(*c));
     if (rc != KEEL_OK)

@@ -299,7 +299,10 @@ uint16_t keel_virtio_cfg16(struct keel_virtio_dev *dev, uint32_t off);
 uint32_t keel_virtio_cfg32(struct keel_virtio_dev *dev, uint32_t off);
 /** 64-bit field as two 32-bit accesses (low first); consistent only inside the generation loop. */
 uint64_t keel_virtio_cfg64(struct keel_virtio_dev *dev, uint32_t off);
+/** Writes of driver-writable config fields, each one access at the field's natural width. */
 void keel_virtio_cfg_write8(struct keel_virtio_dev *dev, uint32_t off, uint8_t val);
+void keel_virtio_cfg_write16(struct keel_virtio_dev *dev, uint32_t off, uint16_t val);
+void keel_virtio_cfg_write32(struct keel_virtio_dev *dev, uint32_t off, uint32_t val);
 
 /** Reads config fields into the caller's snapshot; called again until the snapshot is stable. */
 typedef void (*keel_virtio_cfg_reader)(struct keel_virtio_dev *dev, void *arg);
