@@ -12,7 +12,7 @@
 
 #include <keel/endian.h>
 
-uintptr_t nvme_admin_lock(struct keel_nvme_ctrl *c)
+uintptr_t keel_nvme_admin_lock(struct keel_nvme_ctrl *c)
 {
     uintptr_t st = keel_lock(c->hal, &c->admin_lock);
 
@@ -20,23 +20,23 @@ uintptr_t nvme_admin_lock(struct keel_nvme_ctrl *c)
     return st;
 }
 
-void nvme_admin_unlock(struct keel_nvme_ctrl *c, uintptr_t st)
+void keel_nvme_admin_unlock(struct keel_nvme_ctrl *c, uintptr_t st)
 {
     while (c->admin_irq_pending && nvme_dev_ok(c)) {
         c->admin_irq_pending = 0;
-        (void)nvme_cq_reap(&c->admin, 0);
+        (void)keel_nvme_cq_reap(&c->admin, 0);
     }
     if (c->admin_busy == 1u && c->intx_deferred && nvme_dev_ok(c)) {
         c->intx_deferred = 0; /* an INTx handler left the pin masked for us */
-        nvme_wr32(c, KEEL_NVME_REG_INTMC, 1u);
+        keel_nvme_wr32(c, KEEL_NVME_REG_INTMC, 1u);
     }
     c->admin_busy--;
     keel_unlock(c->hal, &c->admin_lock, st);
 }
 
-int nvme_admin_submit(struct keel_nvme_ctrl *c, const struct keel_nvme_sqe *cmd,
-                      const struct nvme_xfer *x, uint8_t kind, void *owner, uint32_t timeout_us,
-                      struct keel_nvme_slot **out)
+int keel_nvme_admin_submit(struct keel_nvme_ctrl *c, const struct keel_nvme_sqe *cmd,
+                           const struct nvme_xfer *x, uint8_t kind, void *owner,
+                           uint32_t timeout_us, struct keel_nvme_slot **out)
 {
     struct keel_nvme_qpair *q = &c->admin;
     struct keel_nvme_slot *s;
@@ -44,9 +44,9 @@ int nvme_admin_submit(struct keel_nvme_ctrl *c, const struct keel_nvme_sqe *cmd,
 
     if (!nvme_dev_ok(c))
         return KEEL_ENODEV;
-    if (nvme_sq_full(q))
+    if (keel_nvme_sq_full(q))
         return KEEL_ENOSPC;
-    s = nvme_slot_get(q);
+    s = keel_nvme_slot_get(q);
     if (s == NULL)
         return KEEL_ENOSPC;
     s->sqe = *cmd;
@@ -55,12 +55,12 @@ int nvme_admin_submit(struct keel_nvme_ctrl *c, const struct keel_nvme_sqe *cmd,
     if (x != NULL && x->len != 0u) {
         /* Without data, PRP1 is the caller's (queue creation passes the queue's base there). */
         if (x->buf != NULL)
-            rc = nvme_prp_map(q, s, x->buf, x->len, x->dir);
+            rc = keel_nvme_prp_map(q, s, x->buf, x->len, x->dir);
         else
-            rc = nvme_prp_contig(q, s, x->bus, x->len);
+            rc = keel_nvme_prp_contig(q, s, x->bus, x->len);
     }
     if (rc != KEEL_OK) {
-        nvme_slot_release(q, s);
+        keel_nvme_slot_release(q, s);
         return rc == KEEL_EBUSY ? KEEL_ENOSPC : rc;
     }
     s->kind = kind;
@@ -68,17 +68,17 @@ int nvme_admin_submit(struct keel_nvme_ctrl *c, const struct keel_nvme_sqe *cmd,
     s->flags |= NVME_SF_NO_RETRY;
     s->timeout_us = timeout_us;
     s->deadline_us = timeout_us != 0u ? nvme_deadline_after(c, timeout_us) : UINT64_MAX;
-    nvme_track_deadline(q, s->deadline_us);
-    nvme_sq_push(q, s);
+    keel_nvme_track_deadline(q, s->deadline_us);
+    keel_nvme_sq_push(q, s);
     c->stats.admin_cmds++;
     if (out != NULL)
         *out = s;
-    nvme_sq_ring(q);
+    keel_nvme_sq_ring(q);
     return KEEL_OK;
 }
 
-void nvme_admin_complete(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, uint16_t status,
-                         uint32_t dw0)
+void keel_nvme_admin_complete(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, uint16_t status,
+                              uint32_t dw0)
 {
     struct keel_nvme_ctrl *c = q->ctrl;
     struct keel_nvme_admin_wait *w;
@@ -86,38 +86,39 @@ void nvme_admin_complete(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, ui
     switch (s->kind) {
     case NVME_KIND_WAIT:
         w = s->owner;
-        nvme_slot_release(q, s);
+        keel_nvme_slot_release(q, s);
         w->status = status;
         w->dw0 = dw0;
         w->err = KEEL_OK;
         w->done = true;
         break;
     case NVME_KIND_AER:
-        nvme_aer_complete(c, s, status, dw0);
+        keel_nvme_aer_complete(c, s, status, dw0);
         break;
     case NVME_KIND_AER_LOG:
-        nvme_aer_log_complete(c, s, status);
+        keel_nvme_aer_log_complete(c, s, status);
         break;
     case NVME_KIND_ABORT:
-        nvme_abort_complete(c, s, status, dw0);
+        keel_nvme_abort_complete(c, s, status, dw0);
         break;
     default:
-        nvme_slot_release(q, s);
+        keel_nvme_slot_release(q, s);
         break;
     }
 }
 
-void nvme_admin_reap(struct keel_nvme_ctrl *c)
+void keel_nvme_admin_reap(struct keel_nvme_ctrl *c)
 {
-    uintptr_t st = nvme_admin_lock(c);
+    uintptr_t st = keel_nvme_admin_lock(c);
 
     if (nvme_dev_ok(c))
-        (void)nvme_cq_reap(&c->admin, 0);
-    nvme_admin_unlock(c, st);
+        (void)keel_nvme_cq_reap(&c->admin, 0);
+    keel_nvme_admin_unlock(c, st);
 }
 
-int nvme_admin_sync(struct keel_nvme_ctrl *c, const struct keel_nvme_sqe *cmd,
-                    const struct nvme_xfer *x, uint32_t *dw0, uint16_t *status, uint32_t timeout_us)
+int keel_nvme_admin_sync(struct keel_nvme_ctrl *c, const struct keel_nvme_sqe *cmd,
+                         const struct nvme_xfer *x, uint32_t *dw0, uint16_t *status,
+                         uint32_t timeout_us)
 {
     struct keel_nvme_admin_wait w = {0};
     struct keel_deadline d;
@@ -128,25 +129,25 @@ int nvme_admin_sync(struct keel_nvme_ctrl *c, const struct keel_nvme_sqe *cmd,
         return c->life == KEEL_NVME_LIFE_RESETTING ? KEEL_EBUSY : KEEL_ENODEV;
     if (timeout_us == 0u)
         timeout_us = c->admin_timeout_us;
-    st = nvme_admin_lock(c);
-    rc = nvme_admin_submit(c, cmd, x, NVME_KIND_WAIT, &w, timeout_us, NULL);
-    nvme_admin_unlock(c, st);
+    st = keel_nvme_admin_lock(c);
+    rc = keel_nvme_admin_submit(c, cmd, x, NVME_KIND_WAIT, &w, timeout_us, NULL);
+    keel_nvme_admin_unlock(c, st);
     if (rc != KEEL_OK)
         return rc;
     d = keel_deadline_in(c->hal, timeout_us);
     for (;;) {
-        nvme_admin_reap(c);
+        keel_nvme_admin_reap(c);
         if (w.done)
             break;
         if (keel_deadline_passed(c->hal, d)) {
-            nvme_admin_reap(c);
+            keel_nvme_admin_reap(c);
             if (w.done)
                 break;
             /* The device may still write the buffer: only a reset makes returning safe. */
             c->stats.timeouts++;
             KEEL_LOGW(c->hal, "nvme%u: admin opcode 0x%x timed out, resetting",
                       (unsigned)c->cfg.index, (unsigned)cmd->opc);
-            (void)nvme_reset(c, true);
+            (void)keel_nvme_reset_now(c, true);
             return c->life == KEEL_NVME_LIFE_GONE ? KEEL_ENODEV : KEEL_ETIMEDOUT;
         }
         keel_delay_us(c->hal, KEEL_CONFIG_NVME_POLL_INTERVAL_US);
@@ -160,25 +161,25 @@ int nvme_admin_sync(struct keel_nvme_ctrl *c, const struct keel_nvme_sqe *cmd,
     return keel_nvme_status_to_err(w.status);
 }
 
-int nvme_buf_take(struct keel_nvme_ctrl *c)
+int keel_nvme_buf_take(struct keel_nvme_ctrl *c)
 {
-    uintptr_t st = nvme_admin_lock(c);
+    uintptr_t st = keel_nvme_admin_lock(c);
     int rc = c->buf_busy ? KEEL_EBUSY : KEEL_OK;
 
     c->buf_busy = true;
-    nvme_admin_unlock(c, st);
+    keel_nvme_admin_unlock(c, st);
     return rc;
 }
 
-void nvme_buf_give(struct keel_nvme_ctrl *c)
+void keel_nvme_buf_give(struct keel_nvme_ctrl *c)
 {
-    uintptr_t st = nvme_admin_lock(c);
+    uintptr_t st = keel_nvme_admin_lock(c);
 
     c->buf_busy = false;
-    nvme_admin_unlock(c, st);
+    keel_nvme_admin_unlock(c, st);
 }
 
-void nvme_cmd_identify(struct keel_nvme_sqe *cmd, uint8_t cns, uint32_t nsid)
+void keel_nvme_cmd_identify(struct keel_nvme_sqe *cmd, uint8_t cns, uint32_t nsid)
 {
     keel_memset(cmd, 0, sizeof(*cmd));
     cmd->opc = KEEL_NVME_ADM_IDENTIFY;
@@ -186,8 +187,8 @@ void nvme_cmd_identify(struct keel_nvme_sqe *cmd, uint8_t cns, uint32_t nsid)
     cmd->cdw10 = keel_cpu_to_le32(cns);
 }
 
-void nvme_cmd_features(struct keel_nvme_sqe *cmd, bool set, uint8_t fid, uint32_t nsid,
-                       uint32_t cdw11)
+void keel_nvme_cmd_features(struct keel_nvme_sqe *cmd, bool set, uint8_t fid, uint32_t nsid,
+                            uint32_t cdw11)
 {
     keel_memset(cmd, 0, sizeof(*cmd));
     cmd->opc = set ? KEEL_NVME_ADM_SET_FEATURES : KEEL_NVME_ADM_GET_FEATURES;
@@ -196,8 +197,8 @@ void nvme_cmd_features(struct keel_nvme_sqe *cmd, bool set, uint8_t fid, uint32_
     cmd->cdw11 = keel_cpu_to_le32(cdw11);
 }
 
-void nvme_cmd_log(struct keel_nvme_sqe *cmd, uint8_t lid, uint32_t nsid, uint64_t off, uint32_t len,
-                  bool rae)
+void keel_nvme_cmd_log(struct keel_nvme_sqe *cmd, uint8_t lid, uint32_t nsid, uint64_t off,
+                       uint32_t len, bool rae)
 {
     uint32_t numd = (len >> 2) - 1u; /* 0-based dword count */
 
@@ -235,7 +236,7 @@ static uint32_t scaled_uw(uint16_t v, uint8_t scale)
 }
 
 /* Power state descriptors (Identify Controller 2048+), kept so power.c stays optional. */
-void nvme_parse_power_states(struct keel_nvme_ctrl *c, const uint8_t *id)
+void keel_nvme_parse_power_states(struct keel_nvme_ctrl *c, const uint8_t *id)
 {
     unsigned i, n = (unsigned)c->npss + 1u;
 
@@ -259,7 +260,7 @@ void nvme_parse_power_states(struct keel_nvme_ctrl *c, const uint8_t *id)
     }
 }
 
-void nvme_parse_identify_ctrl(struct keel_nvme_ctrl *c, const uint8_t *id)
+void keel_nvme_parse_identify_ctrl(struct keel_nvme_ctrl *c, const uint8_t *id)
 {
     unsigned i;
 
@@ -286,7 +287,7 @@ void nvme_parse_identify_ctrl(struct keel_nvme_ctrl *c, const uint8_t *id)
     c->nn = keel_ld_le32(id + KEEL_NVME_IDC_NN);
     c->oncs = keel_ld_le16(id + KEEL_NVME_IDC_ONCS);
     c->vwc = id[KEEL_NVME_IDC_VWC];
-    nvme_parse_power_states(c, id);
+    keel_nvme_parse_power_states(c, id);
 }
 
 /* ---- public admin commands ---------------------------------------------------------------- */
@@ -299,15 +300,15 @@ int keel_nvme_identify(struct keel_nvme_ctrl *ctrl, uint8_t cns, uint32_t nsid, 
 
     if (ctrl == NULL || buf4k == NULL)
         return KEEL_EINVAL;
-    rc = nvme_buf_take(ctrl);
+    rc = keel_nvme_buf_take(ctrl);
     if (rc != KEEL_OK)
         return rc;
-    nvme_cmd_identify(&cmd, cns, nsid);
+    keel_nvme_cmd_identify(&cmd, cns, nsid);
     x.bus = ctrl->buf_mem.bus;
     x.len = KEEL_NVME_IDENTIFY_SIZE;
-    rc = nvme_admin_sync(ctrl, &cmd, &x, NULL, NULL, 0);
+    rc = keel_nvme_admin_sync(ctrl, &cmd, &x, NULL, NULL, 0);
     if (rc == KEEL_OK)
         keel_memcpy(buf4k, ctrl->buf_mem.cpu, KEEL_NVME_IDENTIFY_SIZE);
-    nvme_buf_give(ctrl);
+    keel_nvme_buf_give(ctrl);
     return rc;
 }

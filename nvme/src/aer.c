@@ -10,7 +10,7 @@
 
 #include <keel/endian.h>
 
-void nvme_aer_arm(struct keel_nvme_ctrl *c)
+void keel_nvme_aer_arm(struct keel_nvme_ctrl *c)
 {
     uint32_t limit = (uint32_t)c->aerl + 1u;
     struct keel_nvme_sqe cmd = {0};
@@ -22,7 +22,7 @@ void nvme_aer_arm(struct keel_nvme_ctrl *c)
     cmd.opc = KEEL_NVME_ADM_ASYNC_EVENT;
     while (c->aer_outstanding < limit) {
         /* No timeout: an AER is answered only when something happens. */
-        if (nvme_admin_submit(c, &cmd, NULL, NVME_KIND_AER, NULL, 0, NULL) != KEEL_OK)
+        if (keel_nvme_admin_submit(c, &cmd, NULL, NVME_KIND_AER, NULL, 0, NULL) != KEEL_OK)
             break;
         c->aer_outstanding++;
     }
@@ -66,8 +66,8 @@ static void event_from_dw0(struct keel_nvme_event *ev, uint32_t dw0)
     ev->dw0 = dw0;
 }
 
-void nvme_aer_complete(struct keel_nvme_ctrl *c, struct keel_nvme_slot *s, uint16_t status,
-                       uint32_t dw0)
+void keel_nvme_aer_complete(struct keel_nvme_ctrl *c, struct keel_nvme_slot *s, uint16_t status,
+                            uint32_t dw0)
 {
     struct keel_nvme_sqe cmd;
     struct keel_nvme_event ev;
@@ -75,7 +75,7 @@ void nvme_aer_complete(struct keel_nvme_ctrl *c, struct keel_nvme_slot *s, uint1
     uint8_t lid = KEEL_NVME_AER_LOG(dw0);
     int rc = KEEL_EBUSY;
 
-    nvme_slot_release(&c->admin, s);
+    keel_nvme_slot_release(&c->admin, s);
     if (c->aer_outstanding > 0u)
         c->aer_outstanding--;
     if (status != 0u) {
@@ -85,11 +85,11 @@ void nvme_aer_complete(struct keel_nvme_ctrl *c, struct keel_nvme_slot *s, uint1
     }
     c->stats.aer_events++;
     if (!c->aer_log_busy) {
-        nvme_cmd_log(&cmd, lid, 0xffffffffu, 0, log_len(c, lid), false);
+        keel_nvme_cmd_log(&cmd, lid, 0xffffffffu, 0, log_len(c, lid), false);
         x.bus = c->aer_mem.bus;
         x.len = log_len(c, lid);
-        rc = nvme_admin_submit(c, &cmd, &x, NVME_KIND_AER_LOG, (void *)(uintptr_t)dw0,
-                               c->admin_timeout_us, NULL);
+        rc = keel_nvme_admin_submit(c, &cmd, &x, NVME_KIND_AER_LOG, (void *)(uintptr_t)dw0,
+                                    c->admin_timeout_us, NULL);
         if (rc == KEEL_OK) {
             c->aer_log_busy = true;
             return; /* the event is queued and the AER re-armed when the log arrives */
@@ -98,16 +98,16 @@ void nvme_aer_complete(struct keel_nvme_ctrl *c, struct keel_nvme_slot *s, uint1
     event_from_dw0(&ev, dw0);
     ev.log_status = rc;
     queue_event(c, &ev);
-    nvme_aer_arm(c);
+    keel_nvme_aer_arm(c);
 }
 
-void nvme_aer_log_complete(struct keel_nvme_ctrl *c, struct keel_nvme_slot *s, uint16_t status)
+void keel_nvme_aer_log_complete(struct keel_nvme_ctrl *c, struct keel_nvme_slot *s, uint16_t status)
 {
     uint32_t dw0 = (uint32_t)(uintptr_t)s->owner;
     const uint8_t *log = c->aer_mem.cpu;
     struct keel_nvme_event ev;
 
-    nvme_slot_release(&c->admin, s);
+    keel_nvme_slot_release(&c->admin, s);
     c->aer_log_busy = false;
     event_from_dw0(&ev, dw0);
     ev.log_status = keel_nvme_status_to_err(status);
@@ -116,24 +116,24 @@ void nvme_aer_log_complete(struct keel_nvme_ctrl *c, struct keel_nvme_slot *s, u
         ev.temperature_k = keel_ld_le16(log + 1);
     }
     queue_event(c, &ev);
-    nvme_aer_arm(c);
+    keel_nvme_aer_arm(c);
 }
 
-void nvme_events_deliver(struct keel_nvme_ctrl *c)
+void keel_nvme_events_deliver(struct keel_nvme_ctrl *c)
 {
     for (;;) {
         struct keel_nvme_event ev;
-        uintptr_t st = nvme_admin_lock(c);
+        uintptr_t st = keel_nvme_admin_lock(c);
 
         if (c->ev_count == 0u) {
-            nvme_admin_unlock(c, st);
+            keel_nvme_admin_unlock(c, st);
             return;
         }
         ev = c->events[c->ev_head];
         if (++c->ev_head == KEEL_CONFIG_NVME_EVENT_QUEUE)
             c->ev_head = 0;
         c->ev_count--;
-        nvme_admin_unlock(c, st);
+        keel_nvme_admin_unlock(c, st);
         if (c->cfg.event != NULL)
             c->cfg.event(c->cfg.event_arg, c, &ev);
     }
@@ -144,11 +144,11 @@ int keel_nvme_service(struct keel_nvme_ctrl *ctrl)
     if (ctrl == NULL)
         return KEEL_EINVAL;
     if (nvme_live(ctrl)) {
-        nvme_admin_reap(ctrl);
-        nvme_admin_check_timeouts(ctrl);
+        keel_nvme_admin_reap(ctrl);
+        keel_nvme_admin_check_timeouts(ctrl);
     }
     if (ctrl->reset_pending && nvme_live(ctrl))
-        (void)nvme_reset(ctrl, true);
-    nvme_events_deliver(ctrl);
+        (void)keel_nvme_reset_now(ctrl, true);
+    keel_nvme_events_deliver(ctrl);
     return nvme_live(ctrl) ? KEEL_OK : KEEL_ENODEV;
 }

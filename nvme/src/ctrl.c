@@ -16,51 +16,51 @@
 
 /* ---- registers ----------------------------------------------------------------------------- */
 
-uint32_t nvme_rd32(const struct keel_nvme_ctrl *c, uint32_t off)
+uint32_t keel_nvme_rd32(const struct keel_nvme_ctrl *c, uint32_t off)
 {
     return keel_mmio_read32(c->hal, c->regs + off);
 }
 
-void nvme_wr32(const struct keel_nvme_ctrl *c, uint32_t off, uint32_t v)
+void keel_nvme_wr32(const struct keel_nvme_ctrl *c, uint32_t off, uint32_t v)
 {
     keel_mmio_write32(c->hal, c->regs + off, v);
 }
 
-bool nvme_csts_gone(uint32_t csts)
+bool keel_nvme_csts_gone(uint32_t csts)
 {
     return csts == 0xffffffffu;
 }
 
 /* CSTS, read again once when it reads all-ones: a single glitch is not a removal. */
-uint32_t nvme_csts(struct keel_nvme_ctrl *c)
+uint32_t keel_nvme_csts(struct keel_nvme_ctrl *c)
 {
-    uint32_t v = nvme_rd32(c, KEEL_NVME_REG_CSTS);
+    uint32_t v = keel_nvme_rd32(c, KEEL_NVME_REG_CSTS);
 
-    if (nvme_csts_gone(v))
-        v = nvme_rd32(c, KEEL_NVME_REG_CSTS);
+    if (keel_nvme_csts_gone(v))
+        v = keel_nvme_rd32(c, KEEL_NVME_REG_CSTS);
     return v;
 }
 
-void nvme_bus_master(struct keel_nvme_ctrl *c, bool on)
+void keel_nvme_bus_master(struct keel_nvme_ctrl *c, bool on)
 {
     (void)keel_pci_enable(c->hal, c->cfg.pci, on ? KEEL_PCI_CMD_MASTER : 0u,
                           on ? 0u : KEEL_PCI_CMD_MASTER);
     c->bme_on = on;
 }
 
-int nvme_disable(struct keel_nvme_ctrl *c)
+int keel_nvme_disable(struct keel_nvme_ctrl *c)
 {
     struct keel_deadline d;
-    uint32_t cc = nvme_rd32(c, KEEL_NVME_REG_CC), csts;
+    uint32_t cc = keel_nvme_rd32(c, KEEL_NVME_REG_CC), csts;
 
-    if (nvme_csts_gone(cc) && nvme_csts_gone(nvme_csts(c)))
+    if (keel_nvme_csts_gone(cc) && keel_nvme_csts_gone(keel_nvme_csts(c)))
         return KEEL_ENODEV;
     if (cc & KEEL_NVME_CC_EN)
-        nvme_wr32(c, KEEL_NVME_REG_CC, cc & ~(KEEL_NVME_CC_EN | KEEL_NVME_CC_SHN_MASK));
+        keel_nvme_wr32(c, KEEL_NVME_REG_CC, cc & ~(KEEL_NVME_CC_EN | KEEL_NVME_CC_SHN_MASK));
     d = keel_deadline_in(c->hal, c->ready_timeout_us);
     for (;;) {
-        csts = nvme_csts(c);
-        if (nvme_csts_gone(csts))
+        csts = keel_nvme_csts(c);
+        if (keel_nvme_csts_gone(csts))
             return KEEL_ENODEV;
         if (!(csts & KEEL_NVME_CSTS_RDY))
             return KEEL_OK;
@@ -71,13 +71,13 @@ int nvme_disable(struct keel_nvme_ctrl *c)
     /* It will not stop: cut its access to memory before anything is freed or completed. */
     KEEL_LOGE(c->hal, "nvme%u: controller did not disable; bus mastering off",
               (unsigned)c->cfg.index);
-    nvme_bus_master(c, false);
+    keel_nvme_bus_master(c, false);
     return KEEL_ETIMEDOUT;
 }
 
 /* ---- DMA memory ---------------------------------------------------------------------------- */
 
-int nvme_dma_alloc(struct keel_nvme_ctrl *c, size_t size, struct keel_dma_mem *out)
+int keel_nvme_dma_alloc(struct keel_nvme_ctrl *c, size_t size, struct keel_dma_mem *out)
 {
     size_t align = (size_t)1 << c->page_shift;
     int rc = c->hal->ops->dma_alloc(c->hal->ctx, size, align, out);
@@ -100,7 +100,7 @@ static void dma_free(struct keel_nvme_ctrl *c, struct keel_dma_mem *m)
     keel_memset(m, 0, sizeof(*m));
 }
 
-void nvme_free_dma(struct keel_nvme_ctrl *c)
+void keel_nvme_free_dma(struct keel_nvme_ctrl *c)
 {
     unsigned i;
 
@@ -122,14 +122,14 @@ void nvme_free_dma(struct keel_nvme_ctrl *c)
 static int alloc_qpair_mem(struct keel_nvme_ctrl *c, struct keel_nvme_qpair *q, uint16_t entries,
                            uint16_t prp_pages, uint32_t bounce)
 {
-    int rc = nvme_dma_alloc(c, (size_t)entries << KEEL_NVME_SQES_SHIFT, &q->sq_mem);
+    int rc = keel_nvme_dma_alloc(c, (size_t)entries << KEEL_NVME_SQES_SHIFT, &q->sq_mem);
 
     if (rc == KEEL_OK)
-        rc = nvme_dma_alloc(c, (size_t)entries << KEEL_NVME_CQES_SHIFT, &q->cq_mem);
+        rc = keel_nvme_dma_alloc(c, (size_t)entries << KEEL_NVME_CQES_SHIFT, &q->cq_mem);
     if (rc == KEEL_OK && prp_pages != 0u)
-        rc = nvme_dma_alloc(c, (size_t)prp_pages << c->page_shift, &q->prp_mem);
+        rc = keel_nvme_dma_alloc(c, (size_t)prp_pages << c->page_shift, &q->prp_mem);
     if (rc == KEEL_OK && bounce != 0u)
-        rc = nvme_dma_alloc(c, bounce, &q->bounce_mem);
+        rc = keel_nvme_dma_alloc(c, bounce, &q->bounce_mem);
     q->bounce_bytes = rc == KEEL_OK ? bounce : 0u;
     return rc;
 }
@@ -152,22 +152,23 @@ static int init_admin(struct keel_nvme_ctrl *c, const struct keel_nvme_sqe *cmd,
 
     if (!in->issued) {
         keel_memset((void *)&in->wait, 0, sizeof(in->wait));
-        st = nvme_admin_lock(c);
-        rc = nvme_admin_submit(c, cmd, x, NVME_KIND_WAIT, &in->wait, c->admin_timeout_us, NULL);
-        nvme_admin_unlock(c, st);
+        st = keel_nvme_admin_lock(c);
+        rc =
+            keel_nvme_admin_submit(c, cmd, x, NVME_KIND_WAIT, &in->wait, c->admin_timeout_us, NULL);
+        keel_nvme_admin_unlock(c, st);
         if (rc != KEEL_OK)
             return rc;
         in->issued = true;
         in->deadline = keel_deadline_in(c->hal, c->admin_timeout_us);
     }
-    nvme_admin_reap(c);
+    keel_nvme_admin_reap(c);
     if (in->wait.done) {
         in->issued = false;
         return in->wait.err;
     }
     if (keel_deadline_passed(c->hal, in->deadline)) {
-        uint32_t csts = nvme_csts(c);
-        if (nvme_csts_gone(csts))
+        uint32_t csts = keel_nvme_csts(c);
+        if (keel_nvme_csts_gone(csts))
             return KEEL_ENODEV;
         return (csts & KEEL_NVME_CSTS_CFS) ? KEEL_EIO : KEEL_ETIMEDOUT;
     }
@@ -198,7 +199,7 @@ static int step_read_cap(struct keel_nvme_ctrl *c)
         c->cap = keel_mmio_read64_lohi(c->hal, c->regs + KEEL_NVME_REG_CAP);
     if ((uint32_t)c->cap == UINT32_MAX || (uint32_t)(c->cap >> 32) == UINT32_MAX)
         return KEEL_ENODEV;
-    c->vs = nvme_rd32(c, KEEL_NVME_REG_VS);
+    c->vs = keel_nvme_rd32(c, KEEL_NVME_REG_VS);
     if (KEEL_NVME_CAP_MQES(c->cap) == 0u)
         return KEEL_EPROTO; /* 3.1.1: MQES 0 (one entry) is invalid */
     if (!(KEEL_NVME_CAP_CSS(c->cap) & KEEL_NVME_CAP_CSS_NVM))
@@ -213,12 +214,12 @@ static int step_read_cap(struct keel_nvme_ctrl *c)
     c->db_stride = 4u << KEEL_NVME_CAP_DSTRD(c->cap);
     if (c->regs_size < KEEL_NVME_REG_DBS + 2u * c->db_stride)
         return KEEL_ENODEV; /* BAR too small for even the admin doorbells */
-    cc = nvme_rd32(c, KEEL_NVME_REG_CC);
-    csts = nvme_csts(c);
-    if (nvme_csts_gone(csts))
+    cc = keel_nvme_rd32(c, KEEL_NVME_REG_CC);
+    csts = keel_nvme_csts(c);
+    if (keel_nvme_csts_gone(csts))
         return KEEL_ENODEV;
     if (cc & KEEL_NVME_CC_EN) /* firmware left it running: disable first (7.6.1 step 1) */
-        nvme_wr32(c, KEEL_NVME_REG_CC, cc & ~(KEEL_NVME_CC_EN | KEEL_NVME_CC_SHN_MASK));
+        keel_nvme_wr32(c, KEEL_NVME_REG_CC, cc & ~(KEEL_NVME_CC_EN | KEEL_NVME_CC_SHN_MASK));
     c->init.deadline = keel_deadline_in(c->hal, c->ready_timeout_us);
     goto_state(c, KEEL_NVME_INIT_WAIT_DISABLE);
     return KEEL_OK;
@@ -226,9 +227,9 @@ static int step_read_cap(struct keel_nvme_ctrl *c)
 
 static int step_wait_disable(struct keel_nvme_ctrl *c)
 {
-    uint32_t csts = nvme_csts(c);
+    uint32_t csts = keel_nvme_csts(c);
 
-    if (nvme_csts_gone(csts))
+    if (keel_nvme_csts_gone(csts))
         return KEEL_ENODEV;
     if (!(csts & KEEL_NVME_CSTS_RDY)) {
         goto_state(c, c->alloc_done ? KEEL_NVME_INIT_ENABLE : KEEL_NVME_INIT_ALLOC);
@@ -245,9 +246,9 @@ static int step_alloc(struct keel_nvme_ctrl *c)
     c->admin.entries = (uint16_t)entries;
     rc = alloc_qpair_mem(c, &c->admin, (uint16_t)entries, KEEL_CONFIG_NVME_ADMIN_PRP_POOL_PAGES, 0);
     if (rc == KEEL_OK)
-        rc = nvme_dma_alloc(c, KEEL_NVME_IDENTIFY_SIZE, &c->buf_mem);
+        rc = keel_nvme_dma_alloc(c, KEEL_NVME_IDENTIFY_SIZE, &c->buf_mem);
     if (rc == KEEL_OK)
-        rc = nvme_dma_alloc(c, KEEL_NVME_IDENTIFY_SIZE, &c->aer_mem);
+        rc = keel_nvme_dma_alloc(c, KEEL_NVME_IDENTIFY_SIZE, &c->aer_mem);
     if (rc != KEEL_OK)
         return rc;
     c->alloc_done = true;
@@ -260,17 +261,17 @@ static int step_enable(struct keel_nvme_ctrl *c)
     struct keel_nvme_qpair *q = &c->admin;
     uint32_t cc;
 
-    nvme_qpair_setup(c, q, 0, q->entries, c->admin_slots, c->admin_free,
-                     KEEL_CONFIG_NVME_ADMIN_PRP_POOL_PAGES);
-    nvme_wr32(c, KEEL_NVME_REG_AQA,
-              ((uint32_t)(q->entries - 1u) << 16) | (uint32_t)(q->entries - 1u));
+    keel_nvme_qpair_setup(c, q, 0, q->entries, c->admin_slots, c->admin_free,
+                          KEEL_CONFIG_NVME_ADMIN_PRP_POOL_PAGES);
+    keel_nvme_wr32(c, KEEL_NVME_REG_AQA,
+                   ((uint32_t)(q->entries - 1u) << 16) | (uint32_t)(q->entries - 1u));
     keel_mmio_write64_lohi(c->hal, c->regs + KEEL_NVME_REG_ASQ, q->sq_mem.bus);
     keel_mmio_write64_lohi(c->hal, c->regs + KEEL_NVME_REG_ACQ, q->cq_mem.bus);
     cc = KEEL_NVME_CC_CSS_NVM | KEEL_NVME_CC_MPS(c->page_shift) | KEEL_NVME_CC_AMS_RR |
          KEEL_NVME_CC_IOSQES(KEEL_NVME_SQES_SHIFT) | KEEL_NVME_CC_IOCQES(KEEL_NVME_CQES_SHIFT);
-    nvme_wr32(c, KEEL_NVME_REG_CC, cc);
+    keel_nvme_wr32(c, KEEL_NVME_REG_CC, cc);
     keel_wmb(c->hal);
-    nvme_wr32(c, KEEL_NVME_REG_CC, cc | KEEL_NVME_CC_EN);
+    keel_nvme_wr32(c, KEEL_NVME_REG_CC, cc | KEEL_NVME_CC_EN);
     c->init.deadline = keel_deadline_in(c->hal, c->ready_timeout_us);
     goto_state(c, KEEL_NVME_INIT_WAIT_READY);
     return KEEL_OK;
@@ -278,9 +279,9 @@ static int step_enable(struct keel_nvme_ctrl *c)
 
 static int step_wait_ready(struct keel_nvme_ctrl *c)
 {
-    uint32_t csts = nvme_csts(c);
+    uint32_t csts = keel_nvme_csts(c);
 
-    if (nvme_csts_gone(csts))
+    if (keel_nvme_csts_gone(csts))
         return KEEL_ENODEV;
     if (csts & KEEL_NVME_CSTS_CFS)
         return KEEL_EIO; /* fatal status while enabling */
@@ -317,7 +318,7 @@ static int step_identify_ctrl(struct keel_nvme_ctrl *c)
     uint8_t sqes, cqes;
     int rc;
 
-    nvme_cmd_identify(&cmd, KEEL_NVME_CNS_CTRL, 0);
+    keel_nvme_cmd_identify(&cmd, KEEL_NVME_CNS_CTRL, 0);
     x.bus = c->buf_mem.bus;
     x.len = KEEL_NVME_IDENTIFY_SIZE;
     rc = init_admin(c, &cmd, &x);
@@ -325,7 +326,7 @@ static int step_identify_ctrl(struct keel_nvme_ctrl *c)
         return rc;
     if (c->init.wait.status != 0u)
         return keel_nvme_status_to_err(c->init.wait.status);
-    nvme_parse_identify_ctrl(c, id);
+    keel_nvme_parse_identify_ctrl(c, id);
     sqes = id[KEEL_NVME_IDC_SQES];
     cqes = id[KEEL_NVME_IDC_CQES];
     /* 64/16-byte entries must be within the reported ranges (0 fields: pre-1.0 leniency). */
@@ -363,8 +364,8 @@ static int step_set_queues(struct keel_nvme_ctrl *c)
     if (want == 0u)
         return KEEL_ENODEV;
     /* 5.21.1.7: must precede queue creation; NSQR/NCQR are 0-based. */
-    nvme_cmd_features(&cmd, true, KEEL_NVME_FEAT_NUM_QUEUES, 0,
-                      (uint32_t)(want - 1u) | ((uint32_t)(want - 1u) << 16));
+    keel_nvme_cmd_features(&cmd, true, KEEL_NVME_FEAT_NUM_QUEUES, 0,
+                           (uint32_t)(want - 1u) | ((uint32_t)(want - 1u) << 16));
     rc = init_admin(c, &cmd, NULL);
     if (rc != KEEL_OK)
         return rc;
@@ -385,7 +386,7 @@ static int step_setup_irq(struct keel_nvme_ctrl *c)
 {
     uint32_t depth =
         c->cfg.queue_depth != 0u ? c->cfg.queue_depth : KEEL_CONFIG_NVME_IO_QUEUE_DEPTH;
-    int rc = nvme_irq_setup(c);
+    int rc = keel_nvme_irq_setup(c);
 
     if (rc != KEEL_OK)
         return rc;
@@ -408,11 +409,11 @@ static int prepare_io_queue(struct keel_nvme_ctrl *c, unsigned i)
             return rc;
     }
     if (!q->created) {
-        nvme_qpair_setup(c, q, (uint16_t)(i + 1u), c->io_entries, c->io_slots[i], c->io_free[i],
-                         KEEL_CONFIG_NVME_PRP_POOL_PAGES);
+        keel_nvme_qpair_setup(c, q, (uint16_t)(i + 1u), c->io_entries, c->io_slots[i],
+                              c->io_free[i], KEEL_CONFIG_NVME_PRP_POOL_PAGES);
         q->created = true;
     } else {
-        nvme_qpair_restart(q);
+        keel_nvme_qpair_restart(q);
     }
     return KEEL_OK;
 }
@@ -432,7 +433,7 @@ static int step_create_cq(struct keel_nvme_ctrl *c)
     cmd.opc = KEEL_NVME_ADM_CREATE_CQ;
     cmd.prp1 = keel_cpu_to_le64(q->cq_mem.bus);
     cmd.cdw10 = keel_cpu_to_le32(((uint32_t)(q->entries - 1u) << 16) | q->qid);
-    cmd.cdw11 = keel_cpu_to_le32(KEEL_NVME_QUEUE_PC | nvme_irq_cq_flags(c, i));
+    cmd.cdw11 = keel_cpu_to_le32(KEEL_NVME_QUEUE_PC | keel_nvme_irq_cq_flags(c, i));
     rc = init_admin(c, &cmd, NULL);
     if (rc != KEEL_OK)
         return rc;
@@ -498,7 +499,7 @@ static int step_ns_list(struct keel_nvme_ctrl *c)
         goto_state(c, KEEL_NVME_INIT_ASYNC_EVENTS);
         return KEEL_OK;
     }
-    nvme_cmd_identify(&cmd, KEEL_NVME_CNS_ACTIVE_NS_LIST, 0);
+    keel_nvme_cmd_identify(&cmd, KEEL_NVME_CNS_ACTIVE_NS_LIST, 0);
     x.bus = c->buf_mem.bus;
     x.len = KEEL_NVME_IDENTIFY_SIZE;
     rc = init_admin(c, &cmd, &x);
@@ -545,7 +546,7 @@ static int step_identify_ns(struct keel_nvme_ctrl *c)
         goto_state(c, KEEL_NVME_INIT_ASYNC_EVENTS);
         return KEEL_OK;
     }
-    nvme_cmd_identify(&cmd, KEEL_NVME_CNS_NS, nsid);
+    keel_nvme_cmd_identify(&cmd, KEEL_NVME_CNS_NS, nsid);
     x.bus = c->buf_mem.bus;
     x.len = KEEL_NVME_IDENTIFY_SIZE;
     rc = init_admin(c, &cmd, &x);
@@ -556,7 +557,7 @@ static int step_identify_ns(struct keel_nvme_ctrl *c)
     c->init.scanned++;
     /* An inactive namespace identifies as zeroes (NSZE 0); a failing one is skipped. */
     if (c->init.wait.status == 0u && keel_ld_le64((uint8_t *)c->buf_mem.cpu) != 0u) {
-        nvme_ns_parse(c, &c->ns[c->ns_count], nsid, c->buf_mem.cpu);
+        keel_nvme_ns_parse(c, &c->ns[c->ns_count], nsid, c->buf_mem.cpu);
         c->ns_count++;
     }
     return KEEL_OK;
@@ -571,17 +572,17 @@ static int step_async_events(struct keel_nvme_ctrl *c)
     if (!(c->cfg.flags & KEEL_NVME_F_NO_AER)) {
         uint32_t aec = 0x1fu | (c->oaes & (KEEL_NVME_AEC_NS_ATTR | KEEL_NVME_AEC_FW_ACTIVATION));
 
-        nvme_cmd_features(&cmd, true, KEEL_NVME_FEAT_ASYNC_EVENT, 0, aec);
+        keel_nvme_cmd_features(&cmd, true, KEEL_NVME_FEAT_ASYNC_EVENT, 0, aec);
         rc = init_admin(c, &cmd, NULL);
         if (rc != KEEL_OK)
             return rc;
         if (c->init.wait.status != 0u)
             KEEL_LOGW(c->hal, "nvme%u: async event configuration refused (0x%x)",
                       (unsigned)c->cfg.index, (unsigned)c->init.wait.status);
-        st = nvme_admin_lock(c);
+        st = keel_nvme_admin_lock(c);
         c->aer_outstanding = 0;
-        nvme_aer_arm(c);
-        nvme_admin_unlock(c, st);
+        keel_nvme_aer_arm(c);
+        keel_nvme_admin_unlock(c, st);
     }
     goto_state(c, KEEL_NVME_INIT_DONE);
     return KEEL_OK;
@@ -591,7 +592,7 @@ static int run_step(struct keel_nvme_ctrl *c)
 {
     switch (c->init.state) {
     case KEEL_NVME_INIT_PROBE: {
-        int rc = nvme_pci_probe(c);
+        int rc = keel_nvme_pci_probe(c);
         if (rc == KEEL_OK)
             goto_state(c, KEEL_NVME_INIT_READ_CAP);
         return rc;
@@ -633,13 +634,13 @@ static void init_fail(struct keel_nvme_ctrl *c, int rc)
     KEEL_LOGE(c->hal, "nvme%u: bring-up failed in state %u: %d", (unsigned)c->cfg.index,
               (unsigned)c->init.state, rc);
     if (c->regs != 0u && c->bme_on && rc != KEEL_ENODEV && c->init.state > KEEL_NVME_INIT_READ_CAP)
-        (void)nvme_disable(c);
+        (void)keel_nvme_disable(c);
     c->life = KEEL_NVME_LIFE_DOWN;
-    nvme_reclaim_all(c, false, rc);
-    nvme_irq_teardown(c);
+    keel_nvme_reclaim_all(c, false, rc);
+    keel_nvme_irq_teardown(c);
     if (c->bme_on)
-        nvme_bus_master(c, false);
-    nvme_free_dma(c);
+        keel_nvme_bus_master(c, false);
+    keel_nvme_free_dma(c);
     c->nr_io = 0;
     c->ns_count = 0;
     c->init.rc = rc;
@@ -667,7 +668,7 @@ static int step_once(struct keel_nvme_ctrl *c)
 }
 
 /* Drive the steps to the end: used by attach and by the reset path. */
-int nvme_init_run(struct keel_nvme_ctrl *c)
+int keel_nvme_init_run(struct keel_nvme_ctrl *c)
 {
     int rc;
 
@@ -721,7 +722,7 @@ int keel_nvme_init_step(struct keel_nvme_ctrl *ctrl)
         unsigned i;
 
         for (i = 0; i < ctrl->ns_count; i++)
-            nvme_ns_register(ctrl, &ctrl->ns[i]);
+            keel_nvme_ns_register(ctrl, &ctrl->ns[i]);
         ctrl->life = KEEL_NVME_LIFE_LIVE;
         KEEL_LOGI(ctrl->hal, "nvme%u: %s, %u I/O queue(s) x %u, %u namespace(s)",
                   (unsigned)ctrl->cfg.index, ctrl->mn, (unsigned)ctrl->nr_io,

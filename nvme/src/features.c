@@ -9,8 +9,8 @@ int keel_nvme_get_features(struct keel_nvme_ctrl *ctrl, uint8_t fid, uint32_t ns
 
     if (ctrl == NULL)
         return KEEL_EINVAL;
-    nvme_cmd_features(&cmd, false, fid, nsid, cdw11);
-    return nvme_admin_sync(ctrl, &cmd, NULL, dw0, NULL, 0);
+    keel_nvme_cmd_features(&cmd, false, fid, nsid, cdw11);
+    return keel_nvme_admin_sync(ctrl, &cmd, NULL, dw0, NULL, 0);
 }
 
 int keel_nvme_set_features(struct keel_nvme_ctrl *ctrl, uint8_t fid, uint32_t nsid, uint32_t cdw11,
@@ -22,8 +22,8 @@ int keel_nvme_set_features(struct keel_nvme_ctrl *ctrl, uint8_t fid, uint32_t ns
         return KEEL_EINVAL;
     if (fid == KEEL_NVME_FEAT_NUM_QUEUES)
         return KEEL_EINVAL; /* fixed at attach: the queues exist */
-    nvme_cmd_features(&cmd, true, fid, nsid, cdw11);
-    return nvme_admin_sync(ctrl, &cmd, NULL, dw0, NULL, 0);
+    keel_nvme_cmd_features(&cmd, true, fid, nsid, cdw11);
+    return keel_nvme_admin_sync(ctrl, &cmd, NULL, dw0, NULL, 0);
 }
 
 int keel_nvme_set_irq_coalescing(struct keel_nvme_ctrl *ctrl, uint8_t threshold, uint8_t time_100us)

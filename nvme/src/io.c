@@ -119,7 +119,7 @@ static int map_bounce(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, struc
     if (*nlb > cap)
         *nlb = cap;
     bytes = *nlb << ns->lba_shift;
-    rc = nvme_prp_contig(q, s, q->bounce_mem.bus, bytes);
+    rc = keel_nvme_prp_contig(q, s, q->bounce_mem.bus, bytes);
     if (rc != KEEL_OK)
         return rc == KEEL_EBUSY ? KEEL_EAGAIN : rc;
     if (dir == KEEL_DMA_TO_DEVICE)
@@ -140,7 +140,7 @@ static int map_data(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, struct 
     int rc;
 
     for (;;) {
-        rc = nvme_prp_map(q, s, buf, *nlb << ns->lba_shift, dir);
+        rc = keel_nvme_prp_map(q, s, buf, *nlb << ns->lba_shift, dir);
         if (rc != KEEL_ENOSPC || *nlb == 1u)
             break;
         *nlb >>= 1;
@@ -215,9 +215,9 @@ static int issue_one(struct keel_nvme_qpair *q, struct keel_blk_req *r)
     struct keel_nvme_slot *s;
     int rc = KEEL_OK;
 
-    if (nvme_sq_full(q))
+    if (keel_nvme_sq_full(q))
         return KEEL_EAGAIN;
-    s = nvme_slot_get(q);
+    s = keel_nvme_slot_get(q);
     if (s == NULL)
         return KEEL_EAGAIN;
     switch (r->op) {
@@ -236,7 +236,7 @@ static int issue_one(struct keel_nvme_qpair *q, struct keel_blk_req *r)
         break;
     }
     if (rc != KEEL_OK) {
-        nvme_slot_release(q, s);
+        keel_nvme_slot_release(q, s);
         return rc;
     }
     s->sqe.nsid = keel_cpu_to_le32(ns->nsid);
@@ -244,10 +244,10 @@ static int issue_one(struct keel_nvme_qpair *q, struct keel_blk_req *r)
     s->owner = r;
     s->timeout_us = req_timeout(r);
     s->deadline_us = nvme_deadline_after(q->ctrl, s->timeout_us);
-    nvme_track_deadline(q, s->deadline_us);
+    keel_nvme_track_deadline(q, s->deadline_us);
     r->priv[NVME_REQ_ISSUED] += s->nlb;
     r->priv[NVME_REQ_OUTSTANDING]++;
-    nvme_sq_push(q, s);
+    keel_nvme_sq_push(q, s);
     return KEEL_OK;
 }
 
@@ -310,7 +310,7 @@ static int submit(struct keel_nvme_ns *ns, struct keel_blk_req *r, uint32_t flag
     r->priv[NVME_REQ_OUTSTANDING] = 0;
     r->priv[NVME_REQ_STATE] = (uintptr_t)flags << 8;
     r->priv[NVME_REQ_NS] = (uintptr_t)ns;
-    nvme_q_enter(q);
+    keel_nvme_q_enter(q);
     issue(q, r);
     if (r->priv[NVME_REQ_OUTSTANDING] == 0u) {
         /* Nothing reached the device: refuse, done() will not run. */
@@ -322,16 +322,16 @@ static int submit(struct keel_nvme_ns *ns, struct keel_blk_req *r, uint32_t flag
     } else if (!req_fully_issued(r) && req_err(r) == KEEL_OK) {
         q->waiting = r;
     }
-    nvme_q_leave(q);
+    keel_nvme_q_leave(q);
     return rc;
 }
 
-int nvme_io_submit(struct keel_nvme_ns *ns, struct keel_blk_req *req)
+int keel_nvme_io_submit(struct keel_nvme_ns *ns, struct keel_blk_req *req)
 {
     return submit(ns, req, 0);
 }
 
-void nvme_io_continue(struct keel_nvme_qpair *q)
+void keel_nvme_io_continue(struct keel_nvme_qpair *q)
 {
     struct keel_blk_req *r = q->waiting;
 
@@ -351,7 +351,7 @@ static void finish_child(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, in
 
     if (err == KEEL_OK && (s->flags & NVME_SF_BOUNCE) && s->dir == KEEL_DMA_FROM_DEVICE)
         keel_memcpy(s->buf, q->bounce_mem.cpu, s->len);
-    nvme_slot_release(q, s);
+    keel_nvme_slot_release(q, s);
     r->priv[NVME_REQ_OUTSTANDING]--;
     req_set_err(r, err);
     req_settle(q, r);
@@ -366,22 +366,22 @@ static void retry(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, uint16_t 
     s->retries++;
     keel_blk_note_retry(s->owner);
     c->stats.retries++;
-    if (delay != 0u || nvme_sq_full(q)) {
+    if (delay != 0u || keel_nvme_sq_full(q)) {
         s->state = NVME_SLOT_RETRY_WAIT;
         s->deadline_us = nvme_now(c) + delay;
     } else {
         s->deadline_us = nvme_deadline_after(c, s->timeout_us);
-        nvme_sq_push(q, s);
+        keel_nvme_sq_push(q, s);
     }
-    nvme_track_deadline(q, s->deadline_us);
+    keel_nvme_track_deadline(q, s->deadline_us);
 }
 
-void nvme_io_complete(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, uint16_t status)
+void keel_nvme_io_complete(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, uint16_t status)
 {
     int err = KEEL_OK;
 
     if (status != 0u) {
-        if (!(s->flags & NVME_SF_TIMED_OUT) && nvme_status_retriable(status) &&
+        if (!(s->flags & NVME_SF_TIMED_OUT) && keel_nvme_status_retriable(status) &&
             s->retries < KEEL_CONFIG_NVME_MAX_RETRIES) {
             retry(q, s, status);
             return;
@@ -392,12 +392,12 @@ void nvme_io_complete(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, uint1
     finish_child(q, s, err);
 }
 
-void nvme_io_fail_slot(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, int err)
+void keel_nvme_io_fail_slot(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, int err)
 {
     finish_child(q, s, err);
 }
 
-void nvme_io_fail_waiting(struct keel_nvme_qpair *q, int err)
+void keel_nvme_io_fail_waiting(struct keel_nvme_qpair *q, int err)
 {
     struct keel_blk_req *r = q->waiting;
 
@@ -407,7 +407,7 @@ void nvme_io_fail_waiting(struct keel_nvme_qpair *q, int err)
     req_settle(q, r);
 }
 
-int nvme_io_poll(struct keel_nvme_qpair *q, unsigned budget)
+int keel_nvme_io_poll(struct keel_nvme_qpair *q, unsigned budget)
 {
     struct keel_nvme_ctrl *c = q->ctrl;
     int n;
@@ -416,16 +416,16 @@ int nvme_io_poll(struct keel_nvme_qpair *q, unsigned budget)
         return c->life == KEEL_NVME_LIFE_RESETTING ? 0 : KEEL_ENODEV;
     if (q->busy)
         return 0; /* called from a completion callback of this queue: the outer poll reaps */
-    nvme_q_enter(q);
+    keel_nvme_q_enter(q);
     q->irq_pending = 0;
-    n = (int)nvme_cq_reap(q, budget);
-    nvme_io_continue(q);
+    n = (int)keel_nvme_cq_reap(q, budget);
+    keel_nvme_io_continue(q);
     if (nvme_live(c)) {
         uint64_t now = nvme_now(c);
         if (now >= q->next_check_us)
-            n += nvme_check_timeouts(q, now);
+            n += keel_nvme_qpair_check_timeouts(q, now);
     }
-    nvme_q_leave(q);
+    keel_nvme_q_leave(q);
     return n;
 }
 
@@ -436,7 +436,7 @@ static void exec_done(struct keel_blk_req *req)
     *(volatile bool *)req->user = true;
 }
 
-int nvme_io_execute(struct keel_nvme_ns *ns, struct keel_blk_req *req)
+int keel_nvme_io_execute(struct keel_nvme_ns *ns, struct keel_blk_req *req)
 {
     struct keel_nvme_ctrl *c = ns->ctrl;
     volatile bool fin = false;
@@ -456,7 +456,7 @@ int nvme_io_execute(struct keel_nvme_ns *ns, struct keel_blk_req *req)
         rc = submit(ns, req, flags);
         if (rc != KEEL_ENOSPC)
             break;
-        (void)nvme_io_poll(&c->io[req->queue], 0);
+        (void)keel_nvme_io_poll(&c->io[req->queue], 0);
         if (keel_deadline_passed(c->hal, d))
             return KEEL_ETIMEDOUT;
     }
@@ -464,13 +464,13 @@ int nvme_io_execute(struct keel_nvme_ns *ns, struct keel_blk_req *req)
         return rc;
     d = keel_deadline_in(c->hal, (uint64_t)req_timeout(req) + KEEL_CONFIG_BLK_RECOVERY_GRACE_US);
     while (!fin) {
-        rc = nvme_io_poll(&c->io[req->queue], 0);
+        rc = keel_nvme_io_poll(&c->io[req->queue], 0);
         if (fin)
             break;
         if (rc < 0 && c->life != KEEL_NVME_LIFE_RESETTING)
             return fin ? req->status : rc;
         if (keel_deadline_passed(c->hal, d)) {
-            (void)nvme_reset(c, false);
+            (void)keel_nvme_reset_now(c, false);
             if (!fin)
                 return KEEL_ETIMEDOUT;
         }
@@ -508,7 +508,7 @@ int keel_nvme_ns_compare(struct keel_nvme_ns *ns, unsigned queue, uint64_t lba, 
     req.buf = (void *)(uintptr_t)buf; /* the device only reads it */
     req.timeout_us = timeout_us;
     req.priv[NVME_REQ_STATE] = (uintptr_t)NVME_RF_COMPARE << 8;
-    return nvme_io_execute(ns, &req);
+    return keel_nvme_io_execute(ns, &req);
 }
 
 int keel_nvme_ns_deallocate(struct keel_nvme_ns *ns, unsigned queue,
@@ -539,7 +539,7 @@ int keel_nvme_ns_deallocate(struct keel_nvme_ns *ns, unsigned queue,
     req.buf = (void *)(uintptr_t)ranges;
     req.timeout_us = timeout_us;
     req.priv[NVME_REQ_STATE] = (uintptr_t)NVME_RF_RANGES << 8;
-    return nvme_io_execute(ns, &req);
+    return keel_nvme_io_execute(ns, &req);
 }
 
 void keel_nvme_batch_begin(struct keel_nvme_ctrl *ctrl, unsigned queue)
@@ -556,6 +556,6 @@ void keel_nvme_batch_end(struct keel_nvme_ctrl *ctrl, unsigned queue)
         return;
     q = &ctrl->io[queue];
     q->plugged = 0;
-    nvme_q_enter(q);
-    nvme_q_leave(q); /* rings once for everything queued meanwhile */
+    keel_nvme_q_enter(q);
+    keel_nvme_q_leave(q); /* rings once for everything queued meanwhile */
 }

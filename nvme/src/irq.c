@@ -21,10 +21,10 @@ static void io_irq(void *arg)
         q->irq_pending = 1;
         return;
     }
-    nvme_q_enter(q);
-    (void)nvme_cq_reap(q, 0);
-    nvme_io_continue(q);
-    nvme_q_leave(q);
+    keel_nvme_q_enter(q);
+    (void)keel_nvme_cq_reap(q, 0);
+    keel_nvme_io_continue(q);
+    keel_nvme_q_leave(q);
 }
 
 /* Returns false when the admin queue's holder was busy and will reap it on unlock. */
@@ -36,9 +36,9 @@ static bool admin_service_irq(struct keel_nvme_ctrl *c)
         c->admin_irq_pending = 1;
         return false;
     }
-    nvme_admin_reap(c);
+    keel_nvme_admin_reap(c);
     if (nvme_live(c))
-        nvme_events_deliver(c);
+        keel_nvme_events_deliver(c);
     return true;
 }
 
@@ -58,7 +58,7 @@ static void intx_irq(void *arg)
 
     c->admin.stats.interrupts++;
     if (nvme_dev_ok(c)) {
-        nvme_wr32(c, KEEL_NVME_REG_INTMS, 1u); /* quiet the pin while we service */
+        keel_nvme_wr32(c, KEEL_NVME_REG_INTMS, 1u); /* quiet the pin while we service */
         if (!admin_service_irq(c))
             c->intx_deferred = 1; /* the lock holder unmasks after reaping */
         for (i = 0; i < c->nr_io && nvme_live(c); i++) {
@@ -75,7 +75,7 @@ static void intx_irq(void *arg)
         if (defer)
             c->intx_deferred = 1; /* the busy owner unmasks after reaping */
         else if (!c->intx_deferred && nvme_dev_ok(c))
-            nvme_wr32(c, KEEL_NVME_REG_INTMC, 1u);
+            keel_nvme_wr32(c, KEEL_NVME_REG_INTMC, 1u);
     }
     c->hal->ops->irq_eoi(c->hal->ctx, c->intx_handle);
 }
@@ -139,7 +139,7 @@ static int setup_intx(struct keel_nvme_ctrl *c)
     return KEEL_OK;
 }
 
-int nvme_irq_setup(struct keel_nvme_ctrl *c)
+int keel_nvme_irq_setup(struct keel_nvme_ctrl *c)
 {
     uint8_t mode = c->cfg.irq_mode;
     int rc;
@@ -155,7 +155,7 @@ int nvme_irq_setup(struct keel_nvme_ctrl *c)
             c->irq_mode = KEEL_NVME_IRQ_MSIX;
             return KEEL_OK;
         }
-        nvme_irq_teardown(c);
+        keel_nvme_irq_teardown(c);
         if (mode == KEEL_NVME_IRQ_MSIX)
             return rc;
         mode = KEEL_NVME_IRQ_INTX;
@@ -173,7 +173,7 @@ int nvme_irq_setup(struct keel_nvme_ctrl *c)
     return KEEL_OK;
 }
 
-void nvme_irq_teardown(struct keel_nvme_ctrl *c)
+void keel_nvme_irq_teardown(struct keel_nvme_ctrl *c)
 {
     const struct keel_hal *hal = c->hal;
     unsigned i;
@@ -198,7 +198,7 @@ void nvme_irq_teardown(struct keel_nvme_ctrl *c)
     }
 }
 
-uint32_t nvme_irq_cq_flags(const struct keel_nvme_ctrl *c, unsigned i)
+uint32_t keel_nvme_irq_cq_flags(const struct keel_nvme_ctrl *c, unsigned i)
 {
     switch (c->irq_mode) {
     case KEEL_NVME_IRQ_MSIX:

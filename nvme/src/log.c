@@ -17,11 +17,11 @@ int keel_nvme_get_log_page(struct keel_nvme_ctrl *ctrl, uint8_t lid, uint32_t ns
         return KEEL_EINVAL;
     if (offset != 0u && !(ctrl->lpa & 0x4u))
         return KEEL_ENOTSUP; /* LPA bit 2: extended data (offsets) for Get Log Page */
-    nvme_cmd_log(&cmd, lid, nsid, offset, len, retain);
+    keel_nvme_cmd_log(&cmd, lid, nsid, offset, len, retain);
     x.buf = buf;
     x.len = len;
     x.dir = KEEL_DMA_FROM_DEVICE;
-    return nvme_admin_sync(ctrl, &cmd, &x, NULL, NULL, 0);
+    return keel_nvme_admin_sync(ctrl, &cmd, &x, NULL, NULL, 0);
 }
 
 /* Read a log page into the controller's own buffer (taken by the caller). */
@@ -30,10 +30,10 @@ static int read_log(struct keel_nvme_ctrl *c, uint8_t lid, uint32_t len)
     struct keel_nvme_sqe cmd;
     struct nvme_xfer x = {0};
 
-    nvme_cmd_log(&cmd, lid, 0xffffffffu, 0, len, true);
+    keel_nvme_cmd_log(&cmd, lid, 0xffffffffu, 0, len, true);
     x.bus = c->buf_mem.bus;
     x.len = len;
-    return nvme_admin_sync(c, &cmd, &x, NULL, NULL, 0);
+    return keel_nvme_admin_sync(c, &cmd, &x, NULL, NULL, 0);
 }
 
 static void decode_smart(const uint8_t *p, struct keel_nvme_smart *out)
@@ -67,13 +67,13 @@ int keel_nvme_smart_log(struct keel_nvme_ctrl *ctrl, struct keel_nvme_smart *out
 
     if (ctrl == NULL || out == NULL)
         return KEEL_EINVAL;
-    rc = nvme_buf_take(ctrl);
+    rc = keel_nvme_buf_take(ctrl);
     if (rc != KEEL_OK)
         return rc;
     rc = read_log(ctrl, KEEL_NVME_LOG_SMART, KEEL_NVME_LOG_SMART_SIZE);
     if (rc == KEEL_OK)
         decode_smart(ctrl->buf_mem.cpu, out);
-    nvme_buf_give(ctrl);
+    keel_nvme_buf_give(ctrl);
     return rc;
 }
 
@@ -91,7 +91,7 @@ int keel_nvme_error_log(struct keel_nvme_ctrl *ctrl, struct keel_nvme_error_entr
         entries = max;
     if (entries > KEEL_NVME_IDENTIFY_SIZE / KEEL_NVME_LOG_ERROR_ENTRY_SIZE)
         entries = KEEL_NVME_IDENTIFY_SIZE / KEEL_NVME_LOG_ERROR_ENTRY_SIZE;
-    rc = nvme_buf_take(ctrl);
+    rc = keel_nvme_buf_take(ctrl);
     if (rc != KEEL_OK)
         return rc;
     rc = read_log(ctrl, KEEL_NVME_LOG_ERROR, entries * KEEL_NVME_LOG_ERROR_ENTRY_SIZE);
@@ -107,7 +107,7 @@ int keel_nvme_error_log(struct keel_nvme_ctrl *ctrl, struct keel_nvme_error_entr
         out[i].nsid = keel_ld_le32(p + 24);
         *n = i + 1u;
     }
-    nvme_buf_give(ctrl);
+    keel_nvme_buf_give(ctrl);
     return rc;
 }
 
@@ -119,7 +119,7 @@ int keel_nvme_fw_slot_log(struct keel_nvme_ctrl *ctrl, struct keel_nvme_fw_slots
 
     if (ctrl == NULL || out == NULL)
         return KEEL_EINVAL;
-    rc = nvme_buf_take(ctrl);
+    rc = keel_nvme_buf_take(ctrl);
     if (rc != KEEL_OK)
         return rc;
     rc = read_log(ctrl, KEEL_NVME_LOG_FW_SLOT, KEEL_NVME_LOG_FW_SLOT_SIZE);
@@ -140,6 +140,6 @@ int keel_nvme_fw_slot_log(struct keel_nvme_ctrl *ctrl, struct keel_nvme_fw_slots
             out->revision[i][end] = '\0';
         }
     }
-    nvme_buf_give(ctrl);
+    keel_nvme_buf_give(ctrl);
     return rc;
 }

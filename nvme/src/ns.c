@@ -46,8 +46,8 @@ static uint8_t check_format(const struct keel_nvme_ctrl *c, struct keel_nvme_ns 
     return KEEL_NVME_NS_OK;
 }
 
-void nvme_ns_parse(struct keel_nvme_ctrl *c, struct keel_nvme_ns *ns, uint32_t nsid,
-                   const uint8_t *id)
+void keel_nvme_ns_parse(struct keel_nvme_ctrl *c, struct keel_nvme_ns *ns, uint32_t nsid,
+                        const uint8_t *id)
 {
     keel_memset(ns, 0, sizeof(*ns));
     ns->ctrl = c;
@@ -59,7 +59,7 @@ void nvme_ns_parse(struct keel_nvme_ctrl *c, struct keel_nvme_ns *ns, uint32_t n
 
 static int ns_submit(struct keel_blkdev *dev, struct keel_blk_req *req)
 {
-    return nvme_io_submit(dev->drv, req);
+    return keel_nvme_io_submit(dev->drv, req);
 }
 
 static int ns_poll(struct keel_blkdev *dev, unsigned queue, unsigned budget)
@@ -68,7 +68,7 @@ static int ns_poll(struct keel_blkdev *dev, unsigned queue, unsigned budget)
 
     if (queue >= ns->ctrl->nr_io)
         return KEEL_EINVAL;
-    return nvme_io_poll(&ns->ctrl->io[queue], budget);
+    return keel_nvme_io_poll(&ns->ctrl->io[queue], budget);
 }
 
 static int ns_recover(struct keel_blkdev *dev)
@@ -78,12 +78,12 @@ static int ns_recover(struct keel_blkdev *dev)
 
     if (c->life != KEEL_NVME_LIFE_LIVE)
         return c->life == KEEL_NVME_LIFE_RESETTING ? KEEL_EBUSY : KEEL_OK;
-    return nvme_reset(c, false);
+    return keel_nvme_reset_now(c, false);
 }
 
 static const struct keel_blkdev_ops ns_ops = {ns_submit, ns_poll, ns_recover};
 
-void nvme_ns_register(struct keel_nvme_ctrl *c, struct keel_nvme_ns *ns)
+void keel_nvme_ns_register(struct keel_nvme_ctrl *c, struct keel_nvme_ns *ns)
 {
     struct keel_blkdev_info info;
     uint32_t max;
@@ -112,7 +112,7 @@ void nvme_ns_register(struct keel_nvme_ctrl *c, struct keel_nvme_ns *ns)
     keel_blkdev_init(&ns->blk, c->hal, &ns_ops, ns, &info);
 }
 
-void nvme_mark_namespaces_gone(struct keel_nvme_ctrl *c)
+void keel_nvme_mark_namespaces_gone(struct keel_nvme_ctrl *c)
 {
     unsigned i;
 

@@ -64,123 +64,124 @@ struct nvme_xfer {
 };
 
 /* ---- registers (ctrl.c) ---- */
-uint32_t nvme_rd32(const struct keel_nvme_ctrl *c, uint32_t off);
-void nvme_wr32(const struct keel_nvme_ctrl *c, uint32_t off, uint32_t v);
+uint32_t keel_nvme_rd32(const struct keel_nvme_ctrl *c, uint32_t off);
+void keel_nvme_wr32(const struct keel_nvme_ctrl *c, uint32_t off, uint32_t v);
 /* CSTS with one re-read on all-ones; sets life GONE and returns all-ones when it persists. */
-uint32_t nvme_csts(struct keel_nvme_ctrl *c);
-bool nvme_csts_gone(uint32_t csts);
+uint32_t keel_nvme_csts(struct keel_nvme_ctrl *c);
+bool keel_nvme_csts_gone(uint32_t csts);
 /* Disable (CC.EN = 0) and wait for RDY = 0, bounded; bus mastering off if it will not stop. */
-int nvme_disable(struct keel_nvme_ctrl *c);
-void nvme_bus_master(struct keel_nvme_ctrl *c, bool on);
-void nvme_mark_namespaces_gone(struct keel_nvme_ctrl *c);
-int nvme_init_run(struct keel_nvme_ctrl *c);
-void nvme_free_dma(struct keel_nvme_ctrl *c);
-int nvme_dma_alloc(struct keel_nvme_ctrl *c, size_t size, struct keel_dma_mem *out);
+int keel_nvme_disable(struct keel_nvme_ctrl *c);
+void keel_nvme_bus_master(struct keel_nvme_ctrl *c, bool on);
+void keel_nvme_mark_namespaces_gone(struct keel_nvme_ctrl *c);
+int keel_nvme_init_run(struct keel_nvme_ctrl *c);
+void keel_nvme_free_dma(struct keel_nvme_ctrl *c);
+int keel_nvme_dma_alloc(struct keel_nvme_ctrl *c, size_t size, struct keel_dma_mem *out);
 
 /* ---- queue pairs (qpair.c) ---- */
-void nvme_qpair_setup(struct keel_nvme_ctrl *c, struct keel_nvme_qpair *q, uint16_t qid,
-                      uint16_t entries, struct keel_nvme_slot *slots, uint16_t *free_stack,
-                      uint16_t prp_pages);
-void nvme_qpair_restart(struct keel_nvme_qpair *q);
-struct keel_nvme_slot *nvme_slot_get(struct keel_nvme_qpair *q);
-void nvme_slot_put(struct keel_nvme_qpair *q, struct keel_nvme_slot *s);
-uint16_t nvme_slot_index(const struct keel_nvme_qpair *q, const struct keel_nvme_slot *s);
-bool nvme_sq_full(const struct keel_nvme_qpair *q);
+void keel_nvme_qpair_setup(struct keel_nvme_ctrl *c, struct keel_nvme_qpair *q, uint16_t qid,
+                           uint16_t entries, struct keel_nvme_slot *slots, uint16_t *free_stack,
+                           uint16_t prp_pages);
+void keel_nvme_qpair_restart(struct keel_nvme_qpair *q);
+struct keel_nvme_slot *keel_nvme_slot_get(struct keel_nvme_qpair *q);
+void keel_nvme_slot_put(struct keel_nvme_qpair *q, struct keel_nvme_slot *s);
+uint16_t keel_nvme_slot_index(const struct keel_nvme_qpair *q, const struct keel_nvme_slot *s);
+bool keel_nvme_sq_full(const struct keel_nvme_qpair *q);
 /* Copy the slot's SQE (with a fresh CID) into the SQ; does not ring. */
-void nvme_sq_push(struct keel_nvme_qpair *q, struct keel_nvme_slot *s);
-void nvme_sq_ring(struct keel_nvme_qpair *q);
+void keel_nvme_sq_push(struct keel_nvme_qpair *q, struct keel_nvme_slot *s);
+void keel_nvme_sq_ring(struct keel_nvme_qpair *q);
 /* Reap up to budget (0: one pass of the queue) completions; rings the CQ head doorbell once. */
-unsigned nvme_cq_reap(struct keel_nvme_qpair *q, unsigned budget);
-void nvme_track_deadline(struct keel_nvme_qpair *q, uint64_t deadline_us);
+unsigned keel_nvme_cq_reap(struct keel_nvme_qpair *q, unsigned budget);
+void keel_nvme_track_deadline(struct keel_nvme_qpair *q, uint64_t deadline_us);
 /* Unmap, free PRP pages and bounce; the slot stays allocated. */
-void nvme_slot_unmap(struct keel_nvme_qpair *q, struct keel_nvme_slot *s);
-void nvme_slot_release(struct keel_nvme_qpair *q, struct keel_nvme_slot *s);
+void keel_nvme_slot_unmap(struct keel_nvme_qpair *q, struct keel_nvme_slot *s);
+void keel_nvme_slot_release(struct keel_nvme_qpair *q, struct keel_nvme_slot *s);
 /* Queue entries in use by busy slots. */
-unsigned nvme_qpair_busy(const struct keel_nvme_qpair *q);
+unsigned keel_nvme_qpair_busy(const struct keel_nvme_qpair *q);
 
 /* ---- PRP (prp.c) ---- */
 /* Map `buf` and build PRPs into s->sqe: 0, KEEL_ENOSPC (too many segments), KEEL_EBUSY (no PRP
  * list page free), KEEL_EFAULT (PRP rules broken) or the HAL's error. */
-int nvme_prp_map(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, void *buf, uint32_t len,
-                 enum keel_dma_dir dir);
+int keel_nvme_prp_map(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, void *buf, uint32_t len,
+                      enum keel_dma_dir dir);
 /* PRPs for a bus-contiguous range (coherent memory, bounce buffer). */
-int nvme_prp_contig(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, keel_bus_addr_t bus,
-                    uint32_t len);
-void nvme_prp_free(struct keel_nvme_qpair *q, struct keel_nvme_slot *s);
+int keel_nvme_prp_contig(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, keel_bus_addr_t bus,
+                         uint32_t len);
+void keel_nvme_prp_free(struct keel_nvme_qpair *q, struct keel_nvme_slot *s);
 
 /* ---- admin (admin.c) ---- */
-uintptr_t nvme_admin_lock(struct keel_nvme_ctrl *c);
-void nvme_admin_unlock(struct keel_nvme_ctrl *c, uintptr_t st);
+uintptr_t keel_nvme_admin_lock(struct keel_nvme_ctrl *c);
+void keel_nvme_admin_unlock(struct keel_nvme_ctrl *c, uintptr_t st);
 /* Lock held. Submit and ring; *out gets the slot. */
-int nvme_admin_submit(struct keel_nvme_ctrl *c, const struct keel_nvme_sqe *cmd,
-                      const struct nvme_xfer *x, uint8_t kind, void *owner, uint32_t timeout_us,
-                      struct keel_nvme_slot **out);
+int keel_nvme_admin_submit(struct keel_nvme_ctrl *c, const struct keel_nvme_sqe *cmd,
+                           const struct nvme_xfer *x, uint8_t kind, void *owner,
+                           uint32_t timeout_us, struct keel_nvme_slot **out);
 /* Submit, poll until done (bounded), reset on timeout. Lock not held. */
-int nvme_admin_sync(struct keel_nvme_ctrl *c, const struct keel_nvme_sqe *cmd,
-                    const struct nvme_xfer *x, uint32_t *dw0, uint16_t *status,
-                    uint32_t timeout_us);
+int keel_nvme_admin_sync(struct keel_nvme_ctrl *c, const struct keel_nvme_sqe *cmd,
+                         const struct nvme_xfer *x, uint32_t *dw0, uint16_t *status,
+                         uint32_t timeout_us);
 /* Reap the admin CQ (lock taken inside unless held). */
-void nvme_admin_reap(struct keel_nvme_ctrl *c);
-void nvme_admin_complete(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, uint16_t status,
-                         uint32_t dw0);
+void keel_nvme_admin_reap(struct keel_nvme_ctrl *c);
+void keel_nvme_admin_complete(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, uint16_t status,
+                              uint32_t dw0);
 /* The shared 4 KiB buffer: take (KEEL_EBUSY when in use) and give back. */
-int nvme_buf_take(struct keel_nvme_ctrl *c);
-void nvme_buf_give(struct keel_nvme_ctrl *c);
-void nvme_cmd_identify(struct keel_nvme_sqe *cmd, uint8_t cns, uint32_t nsid);
-void nvme_cmd_features(struct keel_nvme_sqe *cmd, bool set, uint8_t fid, uint32_t nsid,
-                       uint32_t cdw11);
-void nvme_cmd_log(struct keel_nvme_sqe *cmd, uint8_t lid, uint32_t nsid, uint64_t off, uint32_t len,
-                  bool rae);
-void nvme_parse_identify_ctrl(struct keel_nvme_ctrl *c, const uint8_t *id);
-void nvme_parse_power_states(struct keel_nvme_ctrl *c, const uint8_t *id);
+int keel_nvme_buf_take(struct keel_nvme_ctrl *c);
+void keel_nvme_buf_give(struct keel_nvme_ctrl *c);
+void keel_nvme_cmd_identify(struct keel_nvme_sqe *cmd, uint8_t cns, uint32_t nsid);
+void keel_nvme_cmd_features(struct keel_nvme_sqe *cmd, bool set, uint8_t fid, uint32_t nsid,
+                            uint32_t cdw11);
+void keel_nvme_cmd_log(struct keel_nvme_sqe *cmd, uint8_t lid, uint32_t nsid, uint64_t off,
+                       uint32_t len, bool rae);
+void keel_nvme_parse_identify_ctrl(struct keel_nvme_ctrl *c, const uint8_t *id);
+void keel_nvme_parse_power_states(struct keel_nvme_ctrl *c, const uint8_t *id);
 
 /* ---- I/O (io.c) ---- */
-int nvme_io_submit(struct keel_nvme_ns *ns, struct keel_blk_req *req);
-int nvme_io_poll(struct keel_nvme_qpair *q, unsigned budget);
-void nvme_io_complete(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, uint16_t status);
-void nvme_io_continue(struct keel_nvme_qpair *q);
+int keel_nvme_io_submit(struct keel_nvme_ns *ns, struct keel_blk_req *req);
+int keel_nvme_io_poll(struct keel_nvme_qpair *q, unsigned budget);
+void keel_nvme_io_complete(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, uint16_t status);
+void keel_nvme_io_continue(struct keel_nvme_qpair *q);
 /* Finish a child without the device (reset, gone): err applied to its parent. */
-void nvme_io_fail_slot(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, int err);
-void nvme_io_fail_waiting(struct keel_nvme_qpair *q, int err);
-int nvme_io_execute(struct keel_nvme_ns *ns, struct keel_blk_req *req);
+void keel_nvme_io_fail_slot(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, int err);
+void keel_nvme_io_fail_waiting(struct keel_nvme_qpair *q, int err);
+int keel_nvme_io_execute(struct keel_nvme_ns *ns, struct keel_blk_req *req);
 /* Owner activity brackets (defer interrupts, ring once on the way out). */
-void nvme_q_enter(struct keel_nvme_qpair *q);
-void nvme_q_leave(struct keel_nvme_qpair *q);
+void keel_nvme_q_enter(struct keel_nvme_qpair *q);
+void keel_nvme_q_leave(struct keel_nvme_qpair *q);
 
 /* ---- namespaces (ns.c) ---- */
-void nvme_ns_parse(struct keel_nvme_ctrl *c, struct keel_nvme_ns *ns, uint32_t nsid,
-                   const uint8_t *id);
-void nvme_ns_register(struct keel_nvme_ctrl *c, struct keel_nvme_ns *ns);
+void keel_nvme_ns_parse(struct keel_nvme_ctrl *c, struct keel_nvme_ns *ns, uint32_t nsid,
+                        const uint8_t *id);
+void keel_nvme_ns_register(struct keel_nvme_ctrl *c, struct keel_nvme_ns *ns);
 
 /* ---- recovery (recover.c) ---- */
-int nvme_check_timeouts(struct keel_nvme_qpair *q, uint64_t now);
-void nvme_admin_check_timeouts(struct keel_nvme_ctrl *c);
-int nvme_reset(struct keel_nvme_ctrl *c, bool resubmit);
-void nvme_request_reset(struct keel_nvme_ctrl *c);
-void nvme_abort_complete(struct keel_nvme_ctrl *c, struct keel_nvme_slot *s, uint16_t status,
-                         uint32_t dw0);
-void nvme_ctrl_gone(struct keel_nvme_ctrl *c);
+int keel_nvme_qpair_check_timeouts(struct keel_nvme_qpair *q, uint64_t now);
+void keel_nvme_admin_check_timeouts(struct keel_nvme_ctrl *c);
+int keel_nvme_reset_now(struct keel_nvme_ctrl *c, bool resubmit);
+void keel_nvme_request_reset(struct keel_nvme_ctrl *c);
+void keel_nvme_abort_complete(struct keel_nvme_ctrl *c, struct keel_nvme_slot *s, uint16_t status,
+                              uint32_t dw0);
+void keel_nvme_ctrl_gone(struct keel_nvme_ctrl *c);
 /* Complete every busy slot of every queue without the device: controller already quiet. */
-void nvme_reclaim_all(struct keel_nvme_ctrl *c, bool resubmit, int err);
+void keel_nvme_reclaim_all(struct keel_nvme_ctrl *c, bool resubmit, int err);
 
 /* ---- asynchronous events (aer.c) ---- */
-void nvme_aer_arm(struct keel_nvme_ctrl *c);
-void nvme_aer_complete(struct keel_nvme_ctrl *c, struct keel_nvme_slot *s, uint16_t status,
-                       uint32_t dw0);
-void nvme_aer_log_complete(struct keel_nvme_ctrl *c, struct keel_nvme_slot *s, uint16_t status);
-void nvme_events_deliver(struct keel_nvme_ctrl *c);
+void keel_nvme_aer_arm(struct keel_nvme_ctrl *c);
+void keel_nvme_aer_complete(struct keel_nvme_ctrl *c, struct keel_nvme_slot *s, uint16_t status,
+                            uint32_t dw0);
+void keel_nvme_aer_log_complete(struct keel_nvme_ctrl *c, struct keel_nvme_slot *s,
+                                uint16_t status);
+void keel_nvme_events_deliver(struct keel_nvme_ctrl *c);
 
 /* ---- interrupts (irq.c) ---- */
-int nvme_irq_setup(struct keel_nvme_ctrl *c);
-void nvme_irq_teardown(struct keel_nvme_ctrl *c);
+int keel_nvme_irq_setup(struct keel_nvme_ctrl *c);
+void keel_nvme_irq_teardown(struct keel_nvme_ctrl *c);
 /* Interrupt vector and IEN for the CQ of I/O queue pair `i` (0-based). */
-uint32_t nvme_irq_cq_flags(const struct keel_nvme_ctrl *c, unsigned i);
+uint32_t keel_nvme_irq_cq_flags(const struct keel_nvme_ctrl *c, unsigned i);
 
 /* ---- status (status.c) ---- */
-bool nvme_status_retriable(uint16_t status);
+bool keel_nvme_status_retriable(uint16_t status);
 
 /* ---- PCI (pci.c) ---- */
-int nvme_pci_probe(struct keel_nvme_ctrl *c);
+int keel_nvme_pci_probe(struct keel_nvme_ctrl *c);
 
 /* ---- small helpers ---- */
 static inline uint64_t nvme_now(const struct keel_nvme_ctrl *c)

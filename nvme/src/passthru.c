@@ -83,5 +83,5 @@ int keel_nvme_admin_passthru(struct keel_nvme_ctrl *ctrl, const struct keel_nvme
     x.buf = buf;
     x.len = len;
     x.dir = dirs[xfer];
-    return nvme_admin_sync(ctrl, &own, len != 0u ? &x : NULL, dw0, status, timeout_us);
+    return keel_nvme_admin_sync(ctrl, &own, len != 0u ? &x : NULL, dw0, status, timeout_us);
 }

@@ -12,7 +12,7 @@ bool keel_nvme_pci_match(const struct keel_pci_fn *fn)
            fn->subclass == KEEL_NVME_PCI_SUBCLASS && fn->prog_if == KEEL_NVME_PCI_PROG_IF;
 }
 
-int nvme_pci_probe(struct keel_nvme_ctrl *c)
+int keel_nvme_pci_probe(struct keel_nvme_ctrl *c)
 {
     const struct keel_hal *hal = c->hal;
     struct keel_pci_addr a = c->cfg.pci;

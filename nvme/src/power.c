@@ -84,18 +84,18 @@ static int set_apst(struct keel_nvme_ctrl *c, bool enable, uint32_t max_latency_
 
     if (!(c->apsta & 1u))
         return KEEL_ENOTSUP;
-    rc = nvme_buf_take(c);
+    rc = keel_nvme_buf_take(c);
     if (rc != KEEL_OK)
         return rc;
     if (enable)
         build_apst(c, c->buf_mem.cpu, max_latency_us);
     else
         keel_memset(c->buf_mem.cpu, 0, KEEL_NVME_APST_TABLE_SIZE);
-    nvme_cmd_features(&cmd, true, KEEL_NVME_FEAT_APST, 0, enable ? 1u : 0u);
+    keel_nvme_cmd_features(&cmd, true, KEEL_NVME_FEAT_APST, 0, enable ? 1u : 0u);
     x.bus = c->buf_mem.bus;
     x.len = KEEL_NVME_APST_TABLE_SIZE;
-    rc = nvme_admin_sync(c, &cmd, &x, NULL, NULL, 0);
-    nvme_buf_give(c);
+    rc = keel_nvme_admin_sync(c, &cmd, &x, NULL, NULL, 0);
+    keel_nvme_buf_give(c);
     return rc;
 }
 

@@ -128,8 +128,8 @@ static int build(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, const stru
     return KEEL_OK;
 }
 
-int nvme_prp_map(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, void *buf, uint32_t len,
-                 enum keel_dma_dir dir)
+int keel_nvme_prp_map(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, void *buf, uint32_t len,
+                      enum keel_dma_dir dir)
 {
     const struct keel_hal *hal = q->ctrl->hal;
     unsigned nseg = 0;
@@ -155,8 +155,8 @@ int nvme_prp_map(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, void *buf,
     return KEEL_OK;
 }
 
-int nvme_prp_contig(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, keel_bus_addr_t bus,
-                    uint32_t len)
+int keel_nvme_prp_contig(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, keel_bus_addr_t bus,
+                         uint32_t len)
 {
     struct keel_dma_seg sg;
     uint32_t pages = 0;
@@ -170,7 +170,7 @@ int nvme_prp_contig(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, keel_bu
     return build(q, s, &sg, pages);
 }
 
-void nvme_prp_free(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
+void keel_nvme_prp_free(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
 {
     while (s->nlist > 0u)
         q->prp_free[q->prp_nfree++] = s->list[--s->nlist];

@@ -32,9 +32,9 @@ static uint16_t ring_next(const struct keel_nvme_qpair *q, uint16_t i)
     return (uint16_t)(i + 1u == q->entries ? 0u : i + 1u);
 }
 
-void nvme_qpair_setup(struct keel_nvme_ctrl *c, struct keel_nvme_qpair *q, uint16_t qid,
-                      uint16_t entries, struct keel_nvme_slot *slots, uint16_t *free_stack,
-                      uint16_t prp_pages)
+void keel_nvme_qpair_setup(struct keel_nvme_ctrl *c, struct keel_nvme_qpair *q, uint16_t qid,
+                           uint16_t entries, struct keel_nvme_slot *slots, uint16_t *free_stack,
+                           uint16_t prp_pages)
 {
     uint16_t i;
     keel_io_addr_t db = c->regs + KEEL_NVME_REG_DBS;
@@ -62,10 +62,10 @@ void nvme_qpair_setup(struct keel_nvme_ctrl *c, struct keel_nvme_qpair *q, uint1
     q->waiting = NULL;
     q->next_check_us = UINT64_MAX;
     q->bounce_busy = 0;
-    nvme_qpair_restart(q);
+    keel_nvme_qpair_restart(q);
 }
 
-void nvme_qpair_restart(struct keel_nvme_qpair *q)
+void keel_nvme_qpair_restart(struct keel_nvme_qpair *q)
 {
     q->sq_tail = q->sq_head = q->sq_rung = 0;
     q->cq_head = q->cq_unrung = 0;
@@ -75,12 +75,12 @@ void nvme_qpair_restart(struct keel_nvme_qpair *q)
         keel_memset(q->cq_mem.cpu, 0, (size_t)q->entries << KEEL_NVME_CQES_SHIFT);
 }
 
-uint16_t nvme_slot_index(const struct keel_nvme_qpair *q, const struct keel_nvme_slot *s)
+uint16_t keel_nvme_slot_index(const struct keel_nvme_qpair *q, const struct keel_nvme_slot *s)
 {
     return (uint16_t)(s - q->slots);
 }
 
-struct keel_nvme_slot *nvme_slot_get(struct keel_nvme_qpair *q)
+struct keel_nvme_slot *keel_nvme_slot_get(struct keel_nvme_qpair *q)
 {
     struct keel_nvme_slot *s;
 
@@ -102,27 +102,27 @@ struct keel_nvme_slot *nvme_slot_get(struct keel_nvme_qpair *q)
     return s;
 }
 
-void nvme_slot_put(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
+void keel_nvme_slot_put(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
 {
     s->state = NVME_SLOT_FREE;
     s->owner = NULL;
-    q->free_stack[q->nfree++] = nvme_slot_index(q, s);
+    q->free_stack[q->nfree++] = keel_nvme_slot_index(q, s);
 }
 
-unsigned nvme_qpair_busy(const struct keel_nvme_qpair *q)
+unsigned keel_nvme_qpair_busy(const struct keel_nvme_qpair *q)
 {
     return (unsigned)(q->nslots - q->nfree);
 }
 
-bool nvme_sq_full(const struct keel_nvme_qpair *q)
+bool keel_nvme_sq_full(const struct keel_nvme_qpair *q)
 {
     return ring_next(q, q->sq_tail) == q->sq_head;
 }
 
-void nvme_sq_push(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
+void keel_nvme_sq_push(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
 {
     uint32_t gen_mask = (1u << (16u - q->slot_bits)) - 1u;
-    uint32_t idx = nvme_slot_index(q, s);
+    uint32_t idx = keel_nvme_slot_index(q, s);
     uint32_t cid;
 
     do {
@@ -136,7 +136,7 @@ void nvme_sq_push(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
     q->stats.submitted++;
 }
 
-void nvme_sq_ring(struct keel_nvme_qpair *q)
+void keel_nvme_sq_ring(struct keel_nvme_qpair *q)
 {
     const struct keel_hal *hal = q->ctrl->hal;
     uint16_t batch;
@@ -152,13 +152,13 @@ void nvme_sq_ring(struct keel_nvme_qpair *q)
     keel_mmio_write32(hal, q->sq_db, q->sq_tail);
 }
 
-void nvme_track_deadline(struct keel_nvme_qpair *q, uint64_t deadline_us)
+void keel_nvme_track_deadline(struct keel_nvme_qpair *q, uint64_t deadline_us)
 {
     if (deadline_us < q->next_check_us)
         q->next_check_us = deadline_us;
 }
 
-void nvme_slot_unmap(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
+void keel_nvme_slot_unmap(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
 {
     const struct keel_hal *hal = q->ctrl->hal;
 
@@ -170,13 +170,13 @@ void nvme_slot_unmap(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
         q->bounce_busy = 0;
         s->flags = (uint8_t)(s->flags & ~NVME_SF_BOUNCE);
     }
-    nvme_prp_free(q, s);
+    keel_nvme_prp_free(q, s);
 }
 
-void nvme_slot_release(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
+void keel_nvme_slot_release(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
 {
-    nvme_slot_unmap(q, s);
-    nvme_slot_put(q, s);
+    keel_nvme_slot_unmap(q, s);
+    keel_nvme_slot_put(q, s);
 }
 
 static void protocol_error(struct keel_nvme_qpair *q, const char *what, uint32_t v)
@@ -226,12 +226,12 @@ static void cqe_handle(struct keel_nvme_qpair *q, uint32_t dw0, uint16_t sqhd, u
     }
     q->stats.completed++;
     if (q->qid == 0u)
-        nvme_admin_complete(q, s, status, dw0);
+        keel_nvme_admin_complete(q, s, status, dw0);
     else
-        nvme_io_complete(q, s, status);
+        keel_nvme_io_complete(q, s, status);
 }
 
-unsigned nvme_cq_reap(struct keel_nvme_qpair *q, unsigned budget)
+unsigned keel_nvme_cq_reap(struct keel_nvme_qpair *q, unsigned budget)
 {
     const struct keel_hal *hal = q->ctrl->hal;
     volatile struct nvme_cqe *ring = (volatile struct nvme_cqe *)q->cq_mem.cpu;
@@ -271,12 +271,12 @@ unsigned nvme_cq_reap(struct keel_nvme_qpair *q, unsigned budget)
     return n;
 }
 
-void nvme_q_enter(struct keel_nvme_qpair *q)
+void keel_nvme_q_enter(struct keel_nvme_qpair *q)
 {
     q->busy++;
 }
 
-void nvme_q_leave(struct keel_nvme_qpair *q)
+void keel_nvme_q_leave(struct keel_nvme_qpair *q)
 {
     struct keel_nvme_ctrl *c = q->ctrl;
 
@@ -285,14 +285,14 @@ void nvme_q_leave(struct keel_nvme_qpair *q)
             /* Interrupts that arrived while we were busy were deferred to here. */
             while (q->irq_pending) {
                 q->irq_pending = 0;
-                (void)nvme_cq_reap(q, 0);
-                nvme_io_continue(q);
+                (void)keel_nvme_cq_reap(q, 0);
+                keel_nvme_io_continue(q);
             }
             if (!q->plugged)
-                nvme_sq_ring(q);
+                keel_nvme_sq_ring(q);
             if (c->intx_deferred && nvme_live(c) && !c->admin_busy) {
                 c->intx_deferred = 0;
-                nvme_wr32(c, KEEL_NVME_REG_INTMC, 1u);
+                keel_nvme_wr32(c, KEEL_NVME_REG_INTMC, 1u);
             }
         }
         q->busy--;

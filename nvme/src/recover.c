@@ -25,7 +25,7 @@ static void reclaim_admin(struct keel_nvme_ctrl *c, int err)
         if (s->state == NVME_SLOT_FREE)
             continue;
         w = s->kind == NVME_KIND_WAIT ? s->owner : NULL;
-        nvme_slot_release(q, s);
+        keel_nvme_slot_release(q, s);
         if (w != NULL) {
             w->err = err;
             w->done = true;
@@ -47,20 +47,20 @@ static void reclaim_io(struct keel_nvme_qpair *q, bool resubmit, int err)
         if (s->state == NVME_SLOT_FREE)
             continue;
         if (s->flags & NVME_SF_TIMED_OUT) {
-            nvme_io_fail_slot(q, s, KEEL_ETIMEDOUT);
+            keel_nvme_io_fail_slot(q, s, KEEL_ETIMEDOUT);
         } else if (resubmit && s->retries < KEEL_CONFIG_NVME_MAX_RETRIES) {
             /* Mapping and PRP lists stay: the same command goes to the new queue. */
             s->retries++;
             keel_blk_note_retry(s->owner);
             s->state = NVME_SLOT_RESUBMIT;
         } else {
-            nvme_io_fail_slot(q, s, err);
+            keel_nvme_io_fail_slot(q, s, err);
         }
     }
     q->next_check_us = UINT64_MAX;
 }
 
-void nvme_reclaim_all(struct keel_nvme_ctrl *c, bool resubmit, int err)
+void keel_nvme_reclaim_all(struct keel_nvme_ctrl *c, bool resubmit, int err)
 {
     unsigned i;
 
@@ -71,19 +71,19 @@ void nvme_reclaim_all(struct keel_nvme_ctrl *c, bool resubmit, int err)
             continue;
         reclaim_io(&c->io[i], resubmit, err);
         if (!resubmit)
-            nvme_io_fail_waiting(&c->io[i], err);
+            keel_nvme_io_fail_waiting(&c->io[i], err);
     }
 }
 
-void nvme_ctrl_gone(struct keel_nvme_ctrl *c)
+void keel_nvme_ctrl_gone(struct keel_nvme_ctrl *c)
 {
     if (c->life == KEEL_NVME_LIFE_GONE)
         return;
     KEEL_LOGE(c->hal, "nvme%u: registers read all-ones: device gone", (unsigned)c->cfg.index);
     c->life = KEEL_NVME_LIFE_GONE;
     /* A removed device performs no DMA: its requests can be completed now. */
-    nvme_reclaim_all(c, false, KEEL_ENODEV);
-    nvme_mark_namespaces_gone(c);
+    keel_nvme_reclaim_all(c, false, KEEL_ENODEV);
+    keel_nvme_mark_namespaces_gone(c);
 }
 
 static void resubmit_survivors(struct keel_nvme_ctrl *c)
@@ -100,10 +100,10 @@ static void resubmit_survivors(struct keel_nvme_ctrl *c)
                 continue;
             s->state = NVME_SLOT_ACTIVE;
             s->deadline_us = nvme_deadline_after(c, s->timeout_us);
-            nvme_track_deadline(q, s->deadline_us);
-            nvme_sq_push(q, s);
+            keel_nvme_track_deadline(q, s->deadline_us);
+            keel_nvme_sq_push(q, s);
         }
-        nvme_sq_ring(q);
+        keel_nvme_sq_ring(q);
     }
 }
 
@@ -113,20 +113,20 @@ static void reset_failed(struct keel_nvme_ctrl *c)
 
     c->stats.reset_failures++;
     if (c->bme_on && c->life != KEEL_NVME_LIFE_GONE) {
-        (void)nvme_disable(c);
-        nvme_bus_master(c, false);
+        (void)keel_nvme_disable(c);
+        keel_nvme_bus_master(c, false);
     }
     if (c->life != KEEL_NVME_LIFE_GONE)
         c->life = KEEL_NVME_LIFE_FAILED;
-    nvme_reclaim_all(c, false, KEEL_ENODEV);
+    keel_nvme_reclaim_all(c, false, KEEL_ENODEV);
     for (i = 0; i < KEEL_CONFIG_NVME_MAX_IO_QUEUES; i++)
         if (c->io[i].created)
-            nvme_io_fail_waiting(&c->io[i], KEEL_ENODEV);
-    nvme_mark_namespaces_gone(c);
+            keel_nvme_io_fail_waiting(&c->io[i], KEEL_ENODEV);
+    keel_nvme_mark_namespaces_gone(c);
     c->init.state = KEEL_NVME_INIT_FAILED;
 }
 
-int nvme_reset(struct keel_nvme_ctrl *c, bool resubmit)
+int keel_nvme_reset_now(struct keel_nvme_ctrl *c, bool resubmit)
 {
     int rc;
 
@@ -139,19 +139,19 @@ int nvme_reset(struct keel_nvme_ctrl *c, bool resubmit)
     c->life = KEEL_NVME_LIFE_RESETTING;
     c->stats.resets++;
     KEEL_LOGW(c->hal, "nvme%u: resetting controller", (unsigned)c->cfg.index);
-    rc = nvme_disable(c);
+    rc = keel_nvme_disable(c);
     if (rc == KEEL_ENODEV) {
-        nvme_ctrl_gone(c);
+        keel_nvme_ctrl_gone(c);
         c->in_reset = false;
         return KEEL_ENODEV;
     }
     /* Disabled, or bus mastering off: nothing in flight can be touched by the device now. */
-    nvme_reclaim_all(c, resubmit && rc == KEEL_OK, KEEL_ECANCELED);
+    keel_nvme_reclaim_all(c, resubmit && rc == KEEL_OK, KEEL_ECANCELED);
     if (rc == KEEL_OK) {
         c->init.reset = true;
         c->init.state = KEEL_NVME_INIT_ENABLE;
         c->init.issued = false;
-        rc = nvme_init_run(c);
+        rc = keel_nvme_init_run(c);
     }
     if (rc != KEEL_OK) {
         KEEL_LOGE(c->hal, "nvme%u: reset failed: %d", (unsigned)c->cfg.index, rc);
@@ -167,19 +167,19 @@ int nvme_reset(struct keel_nvme_ctrl *c, bool resubmit)
     return KEEL_OK;
 }
 
-void nvme_request_reset(struct keel_nvme_ctrl *c)
+void keel_nvme_request_reset(struct keel_nvme_ctrl *c)
 {
     if (c->cfg.flags & KEEL_NVME_F_DEFERRED_RESET)
         c->reset_pending = true;
     else
-        (void)nvme_reset(c, true);
+        (void)keel_nvme_reset_now(c, true);
 }
 
 int keel_nvme_reset(struct keel_nvme_ctrl *ctrl)
 {
     if (ctrl == NULL)
         return KEEL_EINVAL;
-    return nvme_reset(ctrl, false);
+    return keel_nvme_reset_now(ctrl, false);
 }
 
 /* ---- aborts -------------------------------------------------------------------------------- */
@@ -195,26 +195,26 @@ static bool send_abort(struct keel_nvme_ctrl *c, struct keel_nvme_qpair *q,
         return false;
     cmd.opc = KEEL_NVME_ADM_ABORT;
     cmd.cdw10 = keel_cpu_to_le32(q->qid | ((uint32_t)keel_le16_to_cpu(s->sqe.cid) << 16));
-    st = nvme_admin_lock(c);
-    rc = nvme_admin_submit(c, &cmd, NULL, NVME_KIND_ABORT, NULL, c->admin_timeout_us, NULL);
+    st = keel_nvme_admin_lock(c);
+    rc = keel_nvme_admin_submit(c, &cmd, NULL, NVME_KIND_ABORT, NULL, c->admin_timeout_us, NULL);
     if (rc == KEEL_OK)
         c->aborts_outstanding++;
-    nvme_admin_unlock(c, st);
+    keel_nvme_admin_unlock(c, st);
     if (rc != KEEL_OK)
         return false;
     c->stats.aborts++;
     return true;
 }
 
-void nvme_abort_complete(struct keel_nvme_ctrl *c, struct keel_nvme_slot *s, uint16_t status,
-                         uint32_t dw0)
+void keel_nvme_abort_complete(struct keel_nvme_ctrl *c, struct keel_nvme_slot *s, uint16_t status,
+                              uint32_t dw0)
 {
     /* DW0 bit 0 set: not aborted. Either way the command's own deadline (ABORTING) decides. */
     (void)status;
     (void)dw0;
     if (c->aborts_outstanding > 0u)
         c->aborts_outstanding--;
-    nvme_slot_release(&c->admin, s);
+    keel_nvme_slot_release(&c->admin, s);
 }
 
 /* A command passed its deadline. Returns true when a reset is needed. */
@@ -225,16 +225,16 @@ static bool expire(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, unsigned
     uint32_t csts;
 
     c->stats.timeouts++;
-    csts = nvme_csts(c);
-    if (nvme_csts_gone(csts)) {
-        nvme_ctrl_gone(c);
+    csts = keel_nvme_csts(c);
+    if (keel_nvme_csts_gone(csts)) {
+        keel_nvme_ctrl_gone(c);
         return false;
     }
     if (csts & KEEL_NVME_CSTS_CFS) {
         s->flags |= NVME_SF_TIMED_OUT;
         return true;
     }
-    *reaped += nvme_cq_reap(q, 0); /* a lost interrupt leaves the entry in the CQ */
+    *reaped += keel_nvme_cq_reap(q, 0); /* a lost interrupt leaves the entry in the CQ */
     if (s->state != NVME_SLOT_ACTIVE || s->gen != gen) {
         c->stats.timeouts_polled++;
         return false;
@@ -249,28 +249,28 @@ static bool expire(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, unsigned
 
 static void retry_due(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
 {
-    if (nvme_sq_full(q))
+    if (keel_nvme_sq_full(q))
         return;
     s->state = NVME_SLOT_ACTIVE;
     s->deadline_us = nvme_deadline_after(q->ctrl, s->timeout_us);
-    nvme_sq_push(q, s);
+    keel_nvme_sq_push(q, s);
 }
 
-int nvme_check_timeouts(struct keel_nvme_qpair *q, uint64_t now)
+int keel_nvme_qpair_check_timeouts(struct keel_nvme_qpair *q, uint64_t now)
 {
     struct keel_nvme_ctrl *c = q->ctrl;
     bool need_reset = false;
     unsigned i, reaped = 0;
 
     if (c->aborts_outstanding != 0u)
-        nvme_admin_reap(c);
+        keel_nvme_admin_reap(c);
     q->next_check_us = UINT64_MAX;
     for (i = 0; i < q->nslots && nvme_live(c); i++) {
         struct keel_nvme_slot *s = &q->slots[i];
 
         if (s->state == NVME_SLOT_FREE || s->deadline_us > now) {
             if (s->state != NVME_SLOT_FREE)
-                nvme_track_deadline(q, s->deadline_us);
+                keel_nvme_track_deadline(q, s->deadline_us);
             continue;
         }
         switch (s->state) {
@@ -288,10 +288,10 @@ int nvme_check_timeouts(struct keel_nvme_qpair *q, uint64_t now)
             break;
         }
         if (s->state != NVME_SLOT_FREE)
-            nvme_track_deadline(q, s->deadline_us);
+            keel_nvme_track_deadline(q, s->deadline_us);
     }
     if (need_reset && nvme_live(c))
-        nvme_request_reset(c);
+        keel_nvme_request_reset(c);
     return (int)reaped;
 }
 
@@ -305,19 +305,19 @@ int keel_nvme_check_timeouts(struct keel_nvme_ctrl *ctrl, unsigned queue)
     if (!nvme_live(ctrl))
         return KEEL_ENODEV;
     q = &ctrl->io[queue];
-    nvme_q_enter(q);
-    n = nvme_check_timeouts(q, nvme_now(ctrl));
-    nvme_io_continue(q);
-    nvme_q_leave(q);
+    keel_nvme_q_enter(q);
+    n = keel_nvme_qpair_check_timeouts(q, nvme_now(ctrl));
+    keel_nvme_io_continue(q);
+    keel_nvme_q_leave(q);
     return n;
 }
 
-void nvme_admin_check_timeouts(struct keel_nvme_ctrl *c)
+void keel_nvme_admin_check_timeouts(struct keel_nvme_ctrl *c)
 {
     struct keel_nvme_qpair *q = &c->admin;
     bool need_reset = false;
     uint64_t now = nvme_now(c);
-    uintptr_t st = nvme_admin_lock(c);
+    uintptr_t st = keel_nvme_admin_lock(c);
     unsigned i;
 
     /* Waiters time their own commands out; the driver's own aborts and log reads are ours. */
@@ -326,9 +326,9 @@ void nvme_admin_check_timeouts(struct keel_nvme_ctrl *c)
         if (s->state != NVME_SLOT_FREE && s->kind != NVME_KIND_WAIT && s->deadline_us <= now)
             need_reset = true;
     }
-    nvme_admin_unlock(c, st);
+    keel_nvme_admin_unlock(c, st);
     if (need_reset) {
         c->stats.timeouts++;
-        (void)nvme_reset(c, true);
+        (void)keel_nvme_reset_now(c, true);
     }
 }

@@ -15,7 +15,7 @@ static bool queues_idle(const struct keel_nvme_ctrl *c)
     unsigned i;
 
     for (i = 0; i < c->nr_io; i++)
-        if (nvme_qpair_busy(&c->io[i]) != 0u || c->io[i].waiting != NULL)
+        if (keel_nvme_qpair_busy(&c->io[i]) != 0u || c->io[i].waiting != NULL)
             return false;
     return true;
 }
@@ -27,7 +27,7 @@ static void drain(struct keel_nvme_ctrl *c)
 
     while (nvme_live(c) && !queues_idle(c)) {
         for (i = 0; i < c->nr_io; i++)
-            (void)nvme_io_poll(&c->io[i], 0);
+            (void)keel_nvme_io_poll(&c->io[i], 0);
         if (keel_deadline_passed(c->hal, d))
             break;
         keel_delay_us(c->hal, KEEL_CONFIG_NVME_POLL_INTERVAL_US);
@@ -60,7 +60,7 @@ static void delete_queue(struct keel_nvme_ctrl *c, uint8_t opc, uint16_t qid)
 
     cmd.opc = opc;
     cmd.cdw10 = keel_cpu_to_le32(qid);
-    rc = nvme_admin_sync(c, &cmd, NULL, NULL, NULL, 0);
+    rc = keel_nvme_admin_sync(c, &cmd, NULL, NULL, NULL, 0);
     if (rc != KEEL_OK)
         KEEL_LOGW(c->hal, "nvme%u: deleting queue %u failed: %d", (unsigned)c->cfg.index,
                   (unsigned)qid, rc);
@@ -90,16 +90,16 @@ static uint32_t shutdown_timeout_us(const struct keel_nvme_ctrl *c)
 
 static int shutdown_ctrl(struct keel_nvme_ctrl *c)
 {
-    uint32_t cc = nvme_rd32(c, KEEL_NVME_REG_CC), csts;
+    uint32_t cc = keel_nvme_rd32(c, KEEL_NVME_REG_CC), csts;
     struct keel_deadline d;
 
-    if (nvme_csts_gone(cc) && nvme_csts_gone(nvme_csts(c)))
+    if (keel_nvme_csts_gone(cc) && keel_nvme_csts_gone(keel_nvme_csts(c)))
         return KEEL_ENODEV;
-    nvme_wr32(c, KEEL_NVME_REG_CC, (cc & ~KEEL_NVME_CC_SHN_MASK) | KEEL_NVME_CC_SHN_NORMAL);
+    keel_nvme_wr32(c, KEEL_NVME_REG_CC, (cc & ~KEEL_NVME_CC_SHN_MASK) | KEEL_NVME_CC_SHN_NORMAL);
     d = keel_deadline_in(c->hal, shutdown_timeout_us(c));
     for (;;) {
-        csts = nvme_csts(c);
-        if (nvme_csts_gone(csts))
+        csts = keel_nvme_csts(c);
+        if (keel_nvme_csts_gone(csts))
             return KEEL_ENODEV;
         if ((csts & KEEL_NVME_CSTS_SHST_MASK) == KEEL_NVME_CSTS_SHST_COMPLETE)
             return KEEL_OK;
@@ -127,20 +127,20 @@ int keel_nvme_detach(struct keel_nvme_ctrl *ctrl)
         if (rc == KEEL_ETIMEDOUT) {
             KEEL_LOGW(ctrl->hal, "nvme%u: shutdown did not complete; disabling",
                       (unsigned)ctrl->cfg.index);
-            (void)nvme_disable(ctrl);
+            (void)keel_nvme_disable(ctrl);
         }
     } else {
         rc = KEEL_ENODEV; /* gone or failed: no orderly shutdown was possible */
     }
-    nvme_irq_teardown(ctrl);
+    keel_nvme_irq_teardown(ctrl);
     ctrl->life = KEEL_NVME_LIFE_DOWN;
     /* Hand-off: the memory we give back must never see a DMA from this function again. */
     if (ctrl->bme_on)
-        nvme_bus_master(ctrl, false);
+        keel_nvme_bus_master(ctrl, false);
     /* Shut down and cut off the bus: whatever is left can be completed and unmapped. */
-    nvme_reclaim_all(ctrl, false, KEEL_ECANCELED);
-    nvme_mark_namespaces_gone(ctrl);
-    nvme_free_dma(ctrl);
+    keel_nvme_reclaim_all(ctrl, false, KEEL_ECANCELED);
+    keel_nvme_mark_namespaces_gone(ctrl);
+    keel_nvme_free_dma(ctrl);
     ctrl->init.state = KEEL_NVME_INIT_NONE;
     return rc;
 }

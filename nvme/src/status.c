@@ -64,7 +64,7 @@ int keel_nvme_status_to_err(uint16_t status)
  * aborted or whose queue was deleted (they were meant to end), host-aborted path errors, and a
  * Compare miscompare (an answer, not a failure).
  */
-bool nvme_status_retriable(uint16_t status)
+bool keel_nvme_status_retriable(uint16_t status)
 {
     uint32_t sct = KEEL_NVME_STATUS_SCT(status), sc = KEEL_NVME_STATUS_SC(status);
 
