@@ -65,13 +65,15 @@ int keel_blk_execute(struct keel_blkdev *dev, struct keel_blk_req *req)
         return rc;
     /* The driver times the request out itself; the grace covers its escalation (abort, reset). */
     d = keel_deadline_in(hal, timeout + KEEL_CONFIG_BLK_RECOVERY_GRACE_US);
-    while (!finished) {
+    /* At least one poll, even when the request already finished inside submit (an interrupt the
+     * driver took there): drivers run work deferred to the queue's owner from their poll. */
+    do {
         (void)keel_blk_poll(dev, req->queue, 0);
         if (!finished && keel_deadline_passed(hal, d)) {
             if (disk->ops->recover(disk) != KEEL_OK || !finished)
                 return KEEL_ETIMEDOUT; /* driver broke its contract; see keel_blkdev_ops */
         }
-    }
+    } while (!finished);
     return req->status;
 }
 

@@ -587,13 +587,23 @@ static void q_enter(struct keel_vblk_queue *q)
 
 static unsigned q_leave(struct keel_vblk_queue *q, bool drain)
 {
-    while (q->depth == 1u && q->irq_pending) {
-        q->irq_pending = false;
-        (void)keel_vblk_reap(q, 0);
-        keel_vblk_pump(q);
+    unsigned n = 0;
+
+    for (;;) {
+        while (q->depth == 1u && q->irq_pending) {
+            q->irq_pending = false;
+            (void)keel_vblk_reap(q, 0);
+            keel_vblk_pump(q);
+        }
+        q->depth--;
+        if (drain && q->depth == 0u)
+            n += keel_vblk_drain_finished(q);
+        /* An interrupt between the last look at irq_pending and depth-- was deferred to us, and
+         * nobody else will take it: take it now. */
+        if (q->depth != 0u || !q->irq_pending || q->vb->in_recovery)
+            return n;
+        q->depth++;
     }
-    q->depth--;
-    return (drain && q->depth == 0u) ? keel_vblk_drain_finished(q) : 0u;
 }
 
 /* ---- block layer operations ------------------------------------------------------------------ */
@@ -649,7 +659,9 @@ static int queue_submit(struct keel_vblk *vb, struct keel_blk_req *req)
     q_enter(q);
     keel_vblk_pend_push(q, req);
     keel_vblk_pump(q);
-    (void)q_leave(q, false); /* done() never runs inside submit */
+    /* An interrupt that came while we were inside was deferred to us: the requests it finished
+     * (this one included) are completed here, since no other interrupt may ever come for them. */
+    (void)q_leave(q, true);
     return KEEL_OK;
 }
 

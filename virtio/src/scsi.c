@@ -106,7 +106,9 @@ static int derive_limits(struct keel_vscsi *vs)
         bytes = (uint64_t)vs->cfg.max_sectors * 512u;
     vs->max_xfer_bytes = (uint32_t)bytes;
     /* cmd_per_lun is shared out among the request queues (attach time: division allowed). */
-    per_q = vs->cfg.cmd_per_lun != 0u ? vs->cfg.cmd_per_lun / vs->nrq : KEEL_CONFIG_VSCSI_SLOTS;
+    per_q = KEEL_CONFIG_VSCSI_SLOTS;
+    if (vs->cfg.cmd_per_lun != 0u && vs->nrq != 0u) /* nrq >= 1 after attach_queues; belt and braces */
+        per_q = vs->cfg.cmd_per_lun / vs->nrq;
     if (per_q == 0u)
         per_q = 1u;
     if (per_q > KEEL_CONFIG_VSCSI_SLOTS)
@@ -153,6 +155,11 @@ static int rq_init(struct keel_vscsi *vs, uint16_t i)
                         vs->opts.queue_size, keel_vscsi_vq_irq, q);
     if (rc != KEEL_OK)
         return rc;
+    /* QEMU (hw/scsi/virtio-scsi.c, virtio_scsi_complete_req) reports used length = data size +
+     * response size whatever the direction, so a write's used length counts its data-out bytes.
+     * Accept exactly that much more; the driver never uses the length beyond this bound (the
+     * preset response byte and the residual say what happened). */
+    q->vq.len_counts_out = true;
     q->nslots = KEEL_CONFIG_VSCSI_SLOTS;
     if (q->nslots > q->vq.size)
         q->nslots = q->vq.size;

@@ -342,13 +342,23 @@ void keel_vscsi_q_enter(struct keel_vscsi_rq *q)
 
 unsigned keel_vscsi_q_leave(struct keel_vscsi_rq *q, bool drain)
 {
-    while (q->depth == 1u && q->irq_pending) {
-        q->irq_pending = false;
-        (void)keel_vscsi_reap(q, 0);
-        keel_vscsi_pump(q);
+    unsigned n = 0;
+
+    for (;;) {
+        while (q->depth == 1u && q->irq_pending) {
+            q->irq_pending = false;
+            (void)keel_vscsi_reap(q, 0);
+            keel_vscsi_pump(q);
+        }
+        q->depth--;
+        if (drain && q->depth == 0u)
+            n += keel_vscsi_drain_finished(q);
+        /* An interrupt between the last look at irq_pending and depth-- was deferred to us, and
+         * nobody else will take it: take it now. */
+        if (q->depth != 0u || !q->irq_pending || q->vs->in_recovery)
+            return n;
+        q->depth++;
     }
-    q->depth--;
-    return (drain && q->depth == 0u) ? keel_vscsi_drain_finished(q) : 0u;
 }
 
 /* ---- internal commands --------------------------------------------------------------------------

@@ -580,7 +580,9 @@ static int op_submit(struct keel_blkdev *dev, struct keel_blk_req *req)
     keel_vscsi_q_enter(q);
     keel_vscsi_pend_push(q, req);
     keel_vscsi_pump(q);
-    (void)keel_vscsi_q_leave(q, false); /* done() never runs inside submit */
+    /* An interrupt that came while we were inside was deferred to us: the requests it finished
+     * (this one included) are completed here, since no other interrupt may ever come for them. */
+    (void)keel_vscsi_q_leave(q, true);
     return KEEL_OK;
 }
 

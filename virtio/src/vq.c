@@ -286,6 +286,12 @@ int keel_vq_add(struct keel_vq *vq, const struct keel_vq_sg *sg, unsigned n_out,
     rc = chain_wlen(sg, n_out, total, &wlen, &rlen);
     if (rc != KEEL_OK)
         return rc;
+    if (vq->len_counts_out && n_out > 1u) {
+        /* The bound for the used length grows by the readable bytes after the first segment (the
+         * request header), e.g. the data of a SCSI write; anything beyond stays a violation. */
+        uint64_t bound = (uint64_t)wlen + (rlen - sg[0].len);
+        wlen = bound > UINT32_MAX ? UINT32_MAX : (uint32_t)bound;
+    }
     ind = total > 1u ? ind_take(vq) : KEEL_VQ_NO_IND;
     need = ind != KEEL_VQ_NO_IND ? 1u : (uint16_t)total;
     if (need > vq->size) {

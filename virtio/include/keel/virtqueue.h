@@ -124,8 +124,10 @@ struct keel_vq {
     bool packed;
     bool event_idx;
     bool use_indirect;
-    bool native_endian; /* legacy interface: ring fields in CPU order */
-    bool lenient_len;   /* legacy: used length is advisory (clamped, not a violation) */
+    bool native_endian;  /* legacy interface: ring fields in CPU order */
+    bool lenient_len;    /* legacy: used length is advisory (clamped, not a violation) */
+    bool len_counts_out; /* the used length may also count the device-readable bytes after the
+                            first segment (QEMU's virtio-scsi for data-out commands) */
     bool irq_enabled;
     bool ready;          /* set up and enabled at the device */
     uint8_t broken;      /* enum keel_vq_violation */
