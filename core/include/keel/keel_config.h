@@ -2,10 +2,10 @@
 /*
  * keel/keel_config.h - compile-time options with their defaults.
  *
- * Override any option by defining it on the command line (-DKEEL_CONFIG_...=N) or in your own header
- * named by KEEL_CONFIG_FILE (-DKEEL_CONFIG_FILE='"my_keel_config.h"'). That header must define
- * KEEL_CONFIG_FILE_VERSION to the KEEL_CONFIG_VERSION it was written for; a stale file stops the
- * build, so a new option's meaning can never change silently under an old configuration.
+ * Override any option by defining it on the command line (-DKEEL_CONFIG_...=N) or in your own
+ * header named by KEEL_CONFIG_FILE (-DKEEL_CONFIG_FILE='"my_keel_config.h"'). That header must
+ * define KEEL_CONFIG_FILE_VERSION to the KEEL_CONFIG_VERSION it was written for; a stale file stops
+ * the build, so a new option's meaning can never change silently under an old configuration.
  */
 #ifndef KEEL_CONFIG_H
 #define KEEL_CONFIG_H
@@ -98,7 +98,7 @@
 #define KEEL_CONFIG_PCI_MAX_CAPS 48
 #endif
 
-/* ---- virtio (virtio/: transports, virtqueues, virtio-blk) ---------------------------------------- */
+/* ---- virtio (virtio/: transports, virtqueues, virtio-blk) ------------------------------------ */
 
 /* Virtqueues one virtio device may use (virtio-blk: request queues; virtio-scsi: 2 + requests). */
 #ifndef KEEL_CONFIG_VIRTIO_MAX_QUEUES
@@ -161,19 +161,21 @@
 #define KEEL_CONFIG_VIRTIO_BLK_RETRIES 2
 #endif
 
-#if (KEEL_CONFIG_VIRTIO_QUEUE_SIZE_MAX & (KEEL_CONFIG_VIRTIO_QUEUE_SIZE_MAX - 1)) != 0 ||              \
+#if (KEEL_CONFIG_VIRTIO_QUEUE_SIZE_MAX & (KEEL_CONFIG_VIRTIO_QUEUE_SIZE_MAX - 1)) != 0 ||          \
     KEEL_CONFIG_VIRTIO_QUEUE_SIZE_MAX < 2 || KEEL_CONFIG_VIRTIO_QUEUE_SIZE_MAX > 32768
 #error "KEEL_CONFIG_VIRTIO_QUEUE_SIZE_MAX must be a power of two in 2..32768"
 #endif
-#if KEEL_CONFIG_VIRTIO_MAX_SEGS < 3 || KEEL_CONFIG_VIRTIO_MAX_SEGS > KEEL_CONFIG_VIRTIO_QUEUE_SIZE_MAX
+#if KEEL_CONFIG_VIRTIO_MAX_SEGS < 3 ||                                                             \
+    KEEL_CONFIG_VIRTIO_MAX_SEGS > KEEL_CONFIG_VIRTIO_QUEUE_SIZE_MAX
 #error "KEEL_CONFIG_VIRTIO_MAX_SEGS must be in 3..KEEL_CONFIG_VIRTIO_QUEUE_SIZE_MAX"
 #endif
-#if KEEL_CONFIG_VIRTIO_BLK_MAX_QUEUES < 1 || KEEL_CONFIG_VIRTIO_BLK_MAX_QUEUES > KEEL_CONFIG_BLK_MAX_QUEUES
+#if KEEL_CONFIG_VIRTIO_BLK_MAX_QUEUES < 1 ||                                                       \
+    KEEL_CONFIG_VIRTIO_BLK_MAX_QUEUES > KEEL_CONFIG_BLK_MAX_QUEUES
 #error "KEEL_CONFIG_VIRTIO_BLK_MAX_QUEUES must be in 1..KEEL_CONFIG_BLK_MAX_QUEUES"
 #endif
-/* ---- end of virtio ------------------------------------------------------------------------------- */
+/* ---- end of virtio --------------------------------------------------------------------------- */
 
-/* ---- virtio-scsi (virtio/src/scsi*.c) --------------------------------------------------------------- */
+/* ---- virtio-scsi (virtio/src/scsi*.c) -------------------------------------------------------- */
 
 /* virtio-scsi: request virtqueues used per adapter (each one owner; also <= BLK_MAX_QUEUES). */
 #ifndef KEEL_CONFIG_VSCSI_MAX_QUEUES
@@ -185,7 +187,8 @@
 #define KEEL_CONFIG_VSCSI_SLOTS 32
 #endif
 
-/* virtio-scsi: LUNs kept in the table built into struct keel_vscsi (opts may supply a larger one). */
+/* virtio-scsi: LUNs kept in the table built into struct keel_vscsi (opts may supply a larger one).
+ */
 #ifndef KEEL_CONFIG_VSCSI_MAX_LUNS
 #define KEEL_CONFIG_VSCSI_MAX_LUNS 16
 #endif
@@ -273,7 +276,8 @@
 #define KEEL_CONFIG_VSCSI_SERIAL_MAX 41
 #endif
 
-#if KEEL_CONFIG_VSCSI_MAX_QUEUES < 1 || KEEL_CONFIG_VSCSI_MAX_QUEUES > KEEL_CONFIG_BLK_MAX_QUEUES ||   \
+#if KEEL_CONFIG_VSCSI_MAX_QUEUES < 1 ||                                                            \
+    KEEL_CONFIG_VSCSI_MAX_QUEUES > KEEL_CONFIG_BLK_MAX_QUEUES ||                                   \
     KEEL_CONFIG_VSCSI_MAX_QUEUES + 2 > KEEL_CONFIG_VIRTIO_MAX_QUEUES
 #error "KEEL_CONFIG_VSCSI_MAX_QUEUES must be in 1..min(BLK_MAX_QUEUES, VIRTIO_MAX_QUEUES - 2)"
 #endif
@@ -286,17 +290,16 @@
 #if KEEL_CONFIG_VSCSI_CDB_SIZE < 16 || KEEL_CONFIG_VSCSI_CDB_SIZE > 255
 #error "KEEL_CONFIG_VSCSI_CDB_SIZE must be in 16..255"
 #endif
-#if KEEL_CONFIG_VSCSI_DISC_BUF_BYTES < 512 || KEEL_CONFIG_VSCSI_REPORT_LUNS_FIRST < 16 ||             \
+#if KEEL_CONFIG_VSCSI_DISC_BUF_BYTES < 512 || KEEL_CONFIG_VSCSI_REPORT_LUNS_FIRST < 16 ||          \
     KEEL_CONFIG_VSCSI_REPORT_LUNS_FIRST > KEEL_CONFIG_VSCSI_DISC_BUF_BYTES
 #error "virtio-scsi: need 16 <= REPORT_LUNS_FIRST <= DISC_BUF_BYTES and DISC_BUF_BYTES >= 512"
 #endif
-#if KEEL_CONFIG_VSCSI_EVENT_BUFS < 1 || KEEL_CONFIG_VSCSI_EVENT_BUF_MAX < 16 ||                      \
-    KEEL_CONFIG_VSCSI_CTRL_SLOTS < 1 || KEEL_CONFIG_VSCSI_UNMAP_DESC < 1 ||                          \
+#if KEEL_CONFIG_VSCSI_EVENT_BUFS < 1 || KEEL_CONFIG_VSCSI_EVENT_BUF_MAX < 16 ||                    \
+    KEEL_CONFIG_VSCSI_CTRL_SLOTS < 1 || KEEL_CONFIG_VSCSI_UNMAP_DESC < 1 ||                        \
     KEEL_CONFIG_VSCSI_MAX_TARGET > 255 || KEEL_CONFIG_VSCSI_SERIAL_MAX < 2
 #error "virtio-scsi: an event, control, UNMAP, target or serial option is out of range"
 #endif
-/* ---- end of virtio-scsi --------------------------------------------------------------------------- */
-
+/* ---- end of virtio-scsi ---------------------------------------------------------------------- */
 
 /* ================================================================================================
  * NVMe driver (nvme/). Sizes of struct keel_nvme_ctrl and of the DMA memory taken at attach.
