@@ -187,8 +187,7 @@
 #define KEEL_CONFIG_VSCSI_SLOTS 32
 #endif
 
-/* virtio-scsi: LUNs kept in the table built into struct keel_vscsi (opts may supply a larger one).
- */
+/* virtio-scsi: LUNs in the table built into struct keel_vscsi (opts may supply a larger one). */
 #ifndef KEEL_CONFIG_VSCSI_MAX_LUNS
 #define KEEL_CONFIG_VSCSI_MAX_LUNS 16
 #endif
