@@ -3,7 +3,8 @@
  * A silent device reaches every wait site of the driver, and every one of them ends with
  * KEEL_ETIMEDOUT within its documented bound: CSTS.RDY on enable and disable, every admin command
  * of bring-up, blocking admin commands, I/O (timeout, abort, reset), the synchronous I/O extras,
- * a submit that can never find room, the reset's disable handshake, and shutdown.
+ * a submit that can never find room, a split request that can never continue, the reset's disable
+ * handshake, and shutdown.
  *
  * "Silent" is the model in MANUAL mode (nothing is ever processed) or a hung command/state.
  */
@@ -225,6 +226,101 @@ static void test_submit_that_never_finds_room_times_out(void **state)
     nvt_done(&t);
 }
 
+/*
+ * The wait in keel_nvme_io_continue(): a split request whose first child completed but whose next
+ * child cannot start waits on the queue with nothing in flight, and its own timeout ends that wait.
+ * Here the next child cannot be mapped: another request's live mapping (a command the device holds)
+ * pins the HAL's bounce space (the sim hands it out bump-wise until every mapping is returned), so
+ * dma_map says KEEL_ENOMEM for as long as that request is out. A waiting request always had a child
+ * reach the device (submit refuses one that could not start), so exactly that child is expected.
+ */
+static void test_split_request_that_cannot_continue_times_out(void **state)
+{
+    const uint32_t timeout = 200000;
+    struct nvt t;
+    struct nvt_req a, b, extra;
+    struct keel_nvme_ns *ns;
+    const struct nvme_model_stats *st;
+    uint32_t bs, child, n, reads, held_lbas;
+    uint64_t blocks, t0;
+    size_t room;
+    uint8_t *abuf, *bbuf, *fbuf, *want;
+
+    nvt_init_state(&t, state);
+    assert_int_equal(t.s->map_mode, SIM_MAP_BOUNCE);
+    nvt_up(&t);
+    ns = keel_nvme_ns_find(t.c, 1);
+    assert_non_null(ns);
+    bs = nvt_bs(&t);
+    child = ns->child_max_lbas;
+    held_lbas = child + 8u; /* two children: a full one and a short one */
+    nvt_pattern(nvt_media(&t, 1, 0), (size_t)ns->nsze * bs, 41);
+    abuf = buf_for(&t, 1);
+    bbuf = buf_for(&t, held_lbas);
+    fbuf = buf_for(&t, t.bd->info.max_transfer);
+    want = buf_for(&t, held_lbas);
+
+    /* The other request: one block the device fetches and holds, its mapping live. */
+    sim_fault_arm(t.s, NVME_MODEL_F_CMD_HANG, 0, 1, NVME_MODEL_FP_IO);
+    nvt_req_init(&t, &a, KEEL_BLK_OP_READ, 100, 1, abuf);
+    a.r.timeout_us = 60000000u;
+    assert_int_equal(keel_blk_submit(t.bd, &a.r), KEEL_OK);
+    assert_int_equal(nvme_model_cmds_held(t.m), 1);
+
+    /* Use up the bounce space that mapping pins, leaving room for exactly one full child. */
+    room = (size_t)child * bs;
+    assert_true(t.s->bounce_size - t.s->bounce_next >= room);
+    while (t.s->bounce_size - t.s->bounce_next > room) {
+        size_t left = t.s->bounce_size - t.s->bounce_next - room;
+        assert_int_equal(left % bs, 0);
+        n = left / bs < t.bd->info.max_transfer ? (uint32_t)(left / bs) : t.bd->info.max_transfer;
+        assert_int_equal(keel_blk_read(t.bd, 0, 0, n, fbuf, NVT_TIMEOUT_US), KEEL_OK);
+    }
+    assert_int_equal(t.s->bounce_size - t.s->bounce_next, room);
+
+    /* The split request: its first child runs, its second cannot be mapped, so it waits. */
+    st = nvme_model_stats(t.m);
+    reads = st->io_cmds[KEEL_NVME_CMD_READ];
+    blocks = st->blocks_read;
+    memset(bbuf, 0xa5, (size_t)held_lbas * bs);
+    nvt_req_init(&t, &b, KEEL_BLK_OP_READ, 200, held_lbas, bbuf);
+    b.r.timeout_us = timeout;
+    t0 = t.s->now_us;
+    assert_int_equal(keel_blk_submit(t.bd, &b.r), KEEL_OK);
+    assert_int_equal(b.done_count, 0);
+    /* While it waits the queue pushes back. */
+    nvt_req_init(&t, &extra, KEEL_BLK_OP_READ, 0, 1, abuf);
+    assert_int_equal(keel_blk_submit(t.bd, &extra.r), KEEL_ENOSPC);
+
+    nvt_poll_until(&t, 0, &b, 1, timeout + 100000u);
+    assert_int_equal(b.done_count, 1);
+    assert_int_equal(b.status, KEEL_ETIMEDOUT);
+    assert_true(t.s->now_us - t0 >= timeout);
+    /* Only the first child reached the device; the rest of the buffer was never written. */
+    assert_int_equal(st->io_cmds[KEEL_NVME_CMD_READ], reads + 1u);
+    assert_int_equal(st->blocks_read, blocks + child);
+    memcpy(want, nvt_media(&t, 1, 200), room);
+    memset(want + room, 0xa5, (size_t)8u * bs);
+    assert_memory_equal(bbuf, want, (size_t)held_lbas * bs);
+    assert_int_equal(a.done_count, 0);
+    assert_int_equal(nvme_model_cmds_held(t.m), 1);
+
+    /* The holder still completes, and afterwards the queue carries the whole request. */
+    nvme_model_release_held(t.m);
+    nvt_poll_until(&t, 0, &a, 1, 1000000);
+    assert_int_equal(a.status, KEEL_OK);
+    assert_memory_equal(abuf, nvt_media(&t, 1, 100), bs);
+    assert_int_equal(t.s->maps_live, 0);
+    memset(bbuf, 0, (size_t)held_lbas * bs);
+    assert_int_equal(keel_blk_read(t.bd, 0, 200, held_lbas, bbuf, NVT_TIMEOUT_US), KEEL_OK);
+    assert_memory_equal(bbuf, nvt_media(&t, 1, 200), (size_t)held_lbas * bs);
+    free(want);
+    free(fbuf);
+    free(bbuf);
+    free(abuf);
+    nvt_done(&t);
+}
+
 static void test_reset_of_a_controller_that_will_not_stop_times_out(void **state)
 {
     struct nvt t;
@@ -283,6 +379,8 @@ int main(void)
         NVT_MATRIX(test_silent_device_times_out_sync_extras),
         NVT_CASE(test_submit_that_never_finds_room_times_out, p512_d8_translate),
         NVT_CASE(test_submit_that_never_finds_room_times_out, p512_d2_translate),
+        NVT_CASE(test_split_request_that_cannot_continue_times_out, p512_d64_bounce),
+        NVT_CASE(test_split_request_that_cannot_continue_times_out, p4k_d8_bounce),
         NVT_DEFAULT(test_reset_of_a_controller_that_will_not_stop_times_out),
         NVT_DEFAULT(test_silent_shutdown_times_out),
         NVT_DEFAULT(test_silent_device_detach_is_bounded),
