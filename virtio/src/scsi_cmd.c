@@ -544,8 +544,8 @@ int keel_vscsi_command(struct keel_vscsi *vs, uint8_t target, uint16_t lun, cons
 
     if (vs == NULL || !vs->attached || cdb == NULL || cdb_len == 0u ||
         cdb_len > KEEL_SCSI_CDB_MAX || cdb_len > vs->cfg.cdb_size || lun > 0x3fffu ||
-        (len != 0u && buf == NULL))
-        return KEEL_EINVAL;
+        (len != 0u && buf == NULL) || len > vs->max_xfer_bytes)
+        return KEEL_EINVAL; /* more data than the device takes in one command (max_sectors) */
     keel_vscsi_icmd_init(&ic, target, lun);
     keel_memcpy(ic.cdb, cdb, cdb_len);
     ic.cdb_len = (uint8_t)cdb_len;

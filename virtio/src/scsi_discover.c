@@ -347,12 +347,19 @@ int keel_vscsi_rescan_lun(struct keel_vscsi *vs, uint8_t target, uint16_t lun)
     return KEEL_OK;
 }
 
-/* REPORT LUNS into the list area, growing the allocation until the list fits (or the area ends). */
+/*
+ * REPORT LUNS into the list area, growing the allocation until the list fits (or the area ends).
+ * The allocation never exceeds what the device accepts in one command (max_sectors).
+ */
 static int report_luns(struct keel_vscsi *vs, uint8_t target, struct keel_scsi_lun_list *l)
 {
-    uint32_t alloc = KEEL_CONFIG_VSCSI_REPORT_LUNS_FIRST;
+    uint32_t cap = KEEL_CONFIG_VSCSI_DISC_BUF_BYTES < vs->max_xfer_bytes
+                       ? KEEL_CONFIG_VSCSI_DISC_BUF_BYTES
+                       : vs->max_xfer_bytes;
+    uint32_t alloc =
+        KEEL_CONFIG_VSCSI_REPORT_LUNS_FIRST < cap ? KEEL_CONFIG_VSCSI_REPORT_LUNS_FIRST : cap;
     unsigned tries;
-    int rc = KEEL_EIO;
+    int rc;
 
     for (tries = 0; tries < LIST_GROWTH; tries++) {
         struct vscsi_icmd ic;
@@ -368,14 +375,13 @@ static int report_luns(struct keel_vscsi *vs, uint8_t target, struct keel_scsi_l
             return rc;
         if (!l->truncated || l->needed_len <= alloc)
             return KEEL_OK; /* complete (or the device will not give more than this) */
-        if (alloc >= KEEL_CONFIG_VSCSI_DISC_BUF_BYTES) {
+        if (alloc >= cap) {
             vs->stats.luns_dropped += l->total - l->avail;
             KEEL_LOGW(vs->vdev.hal, "virtio-scsi: target %u lists %u LUNs, %u read",
                       (unsigned)target, (unsigned)l->total, (unsigned)l->avail);
             return KEEL_OK;
         }
-        alloc = l->needed_len < KEEL_CONFIG_VSCSI_DISC_BUF_BYTES ? l->needed_len
-                                                                 : KEEL_CONFIG_VSCSI_DISC_BUF_BYTES;
+        alloc = l->needed_len < cap ? l->needed_len : cap;
         vs->stats.report_luns_grown++;
     }
     return KEEL_OK; /* the list kept growing: use the last answer */

@@ -142,12 +142,14 @@ static void backlog_add(struct nvme_model *m, uint16_t cqid, const struct nm_cqe
 
 void nm_post(struct nvme_model *m, uint16_t cqid, const struct nm_cqe *e, uint64_t delay_us)
 {
-    struct nm_cq *cq = &m->cq[cqid];
+    struct nm_cq *cq;
 
-    if (cqid > NM_MAX_QID || !cq->exists) {
+    /* A CQE_WRONG_CQ fault may name any queue id: range-check before indexing. */
+    if (cqid > NM_MAX_QID || !m->cq[cqid].exists) {
         m->st.cqes_dropped++;
         return;
     }
+    cq = &m->cq[cqid];
     if (delay_us == 0 && backlog_for(m, cqid) == 0 && cq_free(cq) > 0 && bus_master_on(m))
         write_cqe(m, cqid, e);
     else

@@ -442,7 +442,8 @@ int keel_vscsi_lun_reset(struct keel_vscsi_lun *lun);
  * Run one SCSI command on `target`/`lun` through request queue 0, with retries by the sense policy:
  * `buf`/`len` data in (`write` false) or out, mapped through the HAL; `timeout_us` 0 is
  * KEEL_CONFIG_VSCSI_CMD_TIMEOUT_US. On return *status holds the SCSI status and *xfer the bytes
- * moved (either may be NULL). 0, or the error of the response / sense. Thread context of queue 0's
+ * moved (either may be NULL). 0, or the error of the response / sense; KEEL_EINVAL when `len`
+ * exceeds what the device accepts in one command (its max_sectors). Thread context of queue 0's
  * owner.
  */
 int keel_vscsi_command(struct keel_vscsi *vs, uint8_t target, uint16_t lun, const uint8_t *cdb,
