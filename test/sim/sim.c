@@ -796,7 +796,23 @@ bool sim_dma_read(struct sim *s, uint64_t bus, void *out, size_t len)
 
 bool sim_dma_write(struct sim *s, uint64_t bus, const void *in, size_t len)
 {
-    return dma_walk(s, bus, (uint8_t *)(uintptr_t)in, len, true);
+    uint8_t small[256], *copy;
+    bool ok;
+
+    if (s->dma_write_hook == NULL || len == 0)
+        return dma_walk(s, bus, (uint8_t *)(uintptr_t)in, len, true);
+    /* The hook may rewrite what the device writes: hand it a copy, never the model's buffer. */
+    copy = len <= sizeof(small) ? small : malloc(len);
+    if (copy == NULL) {
+        sim_violation(s, "out of memory copying a device write of %zu bytes", len);
+        return false;
+    }
+    memcpy(copy, in, len);
+    s->dma_write_hook(s->dma_write_hook_arg, bus, copy, len);
+    ok = dma_walk(s, bus, copy, len, true);
+    if (copy != small)
+        free(copy);
+    return ok;
 }
 
 void *sim_dma_ptr(struct sim *s, uint64_t bus, size_t len)
@@ -1175,13 +1191,19 @@ static const struct keel_hal_ops sim_ops = {
 
 struct sim *sim_create(size_t arena_size)
 {
+    return sim_create_sized(arena_size, 8u << 20);
+}
+
+struct sim *sim_create_sized(size_t arena_size, size_t bounce_size)
+{
     struct sim *s = calloc(1, sizeof(*s));
 
     if (s == NULL)
         return NULL;
     arena_size = (arena_size + SIM_PAGE - 1u) & ~(size_t)(SIM_PAGE - 1u);
+    bounce_size = (bounce_size + SIM_PAGE - 1u) & ~(size_t)(SIM_PAGE - 1u);
     s->arena = aligned_alloc(SIM_PAGE, arena_size);
-    s->bounce_size = 8u << 20;
+    s->bounce_size = bounce_size;
     s->bounce = aligned_alloc(SIM_PAGE, s->bounce_size);
     if (s->arena == NULL || s->bounce == NULL) {
         sim_destroy(s);

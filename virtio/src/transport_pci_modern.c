@@ -348,6 +348,16 @@ int keel_virtio_pci_modern_probe(struct keel_virtio_dev *d, const struct keel_ha
     p = &d->t.pci;
     if (ci[CFG_COMMON].length < CC_LEN_BASE)
         return KEEL_EPROTO;
+    /*
+     * 4.1.4.3.1, 4.1.4.4.1, 4.1.4.6.1: common and device configuration start 4-byte aligned, the
+     * notification structure 2-byte aligned with an even multiplier, so every register access is
+     * naturally aligned. A device placing them otherwise would have us issue misaligned MMIO
+     * accesses (a bus fault on many CPUs, and outside the HAL contract): refuse it.
+     */
+    if ((ci[CFG_COMMON].offset & 3u) != 0u || (ci[CFG_NOTIFY].offset & 1u) != 0u ||
+        (ci[CFG_NOTIFY].mult & 1u) != 0u ||
+        (ci[CFG_DEVICE].found && (ci[CFG_DEVICE].offset & 3u) != 0u))
+        return KEEL_EPROTO;
     rc = map_cap(d, cpu_offset, &ci[CFG_COMMON], &p->common);
     if (rc == KEEL_OK)
         rc = map_cap(d, cpu_offset, &ci[CFG_NOTIFY], &p->notify);

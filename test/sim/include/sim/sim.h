@@ -179,10 +179,18 @@ struct sim {
 
     /* bus address of the arena's first byte: SIM_BUS_BASE unless sim_set_arena_bus_base() */
     uint64_t arena_bus;
+
+    /* Optional (NULL by default): called by sim_dma_write with a private copy of the `len` bytes a
+       device model is about to write at `bus`, before they land; it may change them. The fuzz
+       harnesses (test/fuzz) play a hostile device this way. */
+    void (*dma_write_hook)(void *arg, uint64_t bus, uint8_t *data, size_t len);
+    void *dma_write_hook_arg;
 };
 
 /** Create a platform with an arena of `arena_size` bytes (malloc'ed). Free with sim_destroy. */
 struct sim *sim_create(size_t arena_size);
+/** sim_create with a bounce arena of `bounce_size` bytes instead of 8 MiB (fuzzers: cheaper). */
+struct sim *sim_create_sized(size_t arena_size, size_t bounce_size);
 void sim_destroy(struct sim *s);
 
 /** Record a contract violation (used by the sim and by models). */
