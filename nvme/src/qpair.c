@@ -107,6 +107,13 @@ void keel_nvme_slot_put(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
     s->state = NVME_SLOT_FREE;
     s->owner = NULL;
     q->free_stack[q->nfree++] = keel_nvme_slot_index(q, s);
+    /*
+     * Every slot free: every command pushed to the SQ has completed, so the controller fetched them
+     * all and its head is our tail. Resync here, or one bogus SQHD (ignored when it came) would
+     * leave a small SQ looking full forever with nothing in flight to correct it.
+     */
+    if (q->nfree == q->nslots)
+        q->sq_head = q->sq_tail;
 }
 
 unsigned keel_nvme_qpair_busy(const struct keel_nvme_qpair *q)

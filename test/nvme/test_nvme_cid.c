@@ -159,9 +159,30 @@ static void bogus_sqhd(void **state, bool backwards)
                       (backwards ? NVME_MODEL_FP_VALUE(t.c->io[0].entries - 1u) : 0));
     (void)read_expect(&t, KEEL_OK);
     assert_int_equal(keel_nvme_queue_stats(t.c, 0)->bad_sqhd, 1);
-    assert_int_equal(t.c->io[0].sq_head, head_before); /* the bogus value was not used */
+    /* The bogus value was not used: the head stayed, then resynced to the tail once idle. */
+    assert_true(t.c->io[0].sq_head == head_before || t.c->io[0].sq_head == t.c->io[0].sq_tail);
+    assert_int_equal(t.c->io[0].sq_head, t.c->io[0].sq_tail);
     assert_true(t.c->io[0].sq_head < t.c->io[0].entries);
     still_works(&t);
+    nvt_done(&t);
+}
+
+/* Regression (found by tools/soak): on a 2-entry SQ one ignored bogus SQHD left the queue looking
+ * full with nothing in flight, so every later submit got KEEL_ENOSPC forever. */
+static void test_bogus_sq_head_does_not_wedge_a_tiny_queue(void **state)
+{
+    struct nvt t;
+    unsigned i;
+
+    nvt_init_state(&t, state);
+    t.mc.mqes = 1; /* two entries: one command at a time */
+    nvt_up(&t);
+    sim_fault_arm(t.s, NVME_MODEL_F_CQE_BAD_SQHD, 0, 1, NVME_MODEL_FP_IO);
+    (void)read_expect(&t, KEEL_OK);
+    assert_int_equal(keel_nvme_queue_stats(t.c, 0)->bad_sqhd, 1);
+    for (i = 0; i < 4; i++)
+        (void)read_expect(&t, KEEL_OK);
+    assert_int_equal(keel_nvme_stats(t.c)->resets, 0);
     nvt_done(&t);
 }
 
@@ -230,6 +251,7 @@ int main(void)
         NVT_CASE(test_every_hostile_cid_stays_inside_the_slot_array, p512_d2_translate),
         NVT_MATRIX(test_duplicated_completion_is_ignored),
         NVT_MATRIX(test_entry_with_the_wrong_phase_is_invisible),
+        NVT_MATRIX(test_bogus_sq_head_does_not_wedge_a_tiny_queue),
         NVT_MATRIX(test_sq_head_beyond_the_queue_is_ignored),
         NVT_MATRIX(test_sq_head_moving_backwards_is_ignored),
         NVT_MATRIX(test_completion_naming_another_sq_is_rejected),
