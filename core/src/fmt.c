@@ -123,26 +123,29 @@ static void put_number(struct out *o, uint64_t v, bool neg, char conv, const str
     put_padded(o, tmp + 1, n, &s);
 }
 
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
 static const char *parse_spec(const char *f, struct spec *sp)
 {
     sp->left = false;
     sp->pad = ' ';
     sp->width = 0;
     sp->precision = -1;
-    for (;; f++) {
+    for (; *f == '-' || *f == '0'; f++) {
         if (*f == '-')
             sp->left = true;
-        else if (*f == '0')
-            sp->pad = '0';
         else
-            break;
+            sp->pad = '0';
     }
-    while (*f >= '0' && *f <= '9')
+    while (is_digit(*f))
         sp->width = sp->width * 10u + (unsigned)(*f++ - '0');
     if (*f == '.') {
         f++;
         sp->precision = 0;
-        while (*f >= '0' && *f <= '9')
+        while (is_digit(*f))
             sp->precision = sp->precision * 10 + (*f++ - '0');
     }
     return f;
@@ -201,7 +204,8 @@ static int64_t fetch_signed(va_list *ap, enum len_mod len)
         return (short)va_arg(*ap, int);
     case LEN_CHAR:
         return (signed char)va_arg(*ap, int);
-    case LEN_MAX:
+    /* intmax_t and ptrdiff_t are the same type on LP64 hosts only: the branches are not clones. */
+    case LEN_MAX: /* NOLINT(bugprone-branch-clone) */
         return va_arg(*ap, intmax_t);
     case LEN_PTRDIFF:
         return va_arg(*ap, ptrdiff_t);

@@ -137,7 +137,7 @@ static void gpt_name(char out[GPT_ENT_NAME_UNITS + 1u], const uint8_t *raw)
     unsigned i, n = 0;
 
     for (i = 0; i < GPT_ENT_NAME_UNITS; i++) {
-        uint16_t c = keel_ld_le16(raw + 2u * i);
+        uint16_t c = keel_ld_le16(raw + (size_t)i * 2u);
 
         if (c == 0u)
             break;
@@ -146,7 +146,7 @@ static void gpt_name(char out[GPT_ENT_NAME_UNITS + 1u], const uint8_t *raw)
             continue; /* the low half of a pair already printed as '?' */
         }
         after_high = c >= 0xd800u && c <= 0xdbffu;
-        out[n++] = (c >= 0x20u && c < 0x7fu) ? (char)c : '?';
+        out[n++] = (char)((c >= 0x20u && c < 0x7fu) ? c : '?');
     }
     out[n] = '\0';
 }

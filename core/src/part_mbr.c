@@ -28,7 +28,7 @@ int keel_mbr_parse(const uint8_t *sector, struct keel_mbr_entry e[4])
     if (sector[MBR_SIG] != 0x55u || sector[MBR_SIG + 1u] != 0xaau)
         return KEEL_ENOENT;
     for (i = 0; i < 4; i++) {
-        const uint8_t *s = sector + MBR_SLOTS + i * MBR_SLOT_SIZE;
+        const uint8_t *s = sector + MBR_SLOTS + (size_t)i * MBR_SLOT_SIZE;
 
         e[i].status = s[0];
         e[i].type = s[4];

@@ -47,7 +47,7 @@ int keel_registry_add(struct keel_registry *reg, struct keel_blkdev *dev)
     return rc;
 }
 
-int keel_registry_remove(struct keel_registry *reg, struct keel_blkdev *dev)
+int keel_registry_remove(struct keel_registry *reg, const struct keel_blkdev *dev)
 {
     uintptr_t s;
     unsigned i;

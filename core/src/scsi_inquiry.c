@@ -20,7 +20,7 @@ static void copy_ascii(char *dst, const uint8_t *src, uint32_t avail, uint32_t w
         uint8_t c = src[i];
         if (c == 0u)
             c = ' ';
-        dst[i] = (c >= 0x20u && c <= 0x7eu) ? (char)c : '?';
+        dst[i] = (char)((c >= 0x20u && c <= 0x7eu) ? c : '?');
     }
     while (n > 0u && dst[n - 1u] == ' ')
         n--;

@@ -80,7 +80,7 @@ static void resubmit(struct keel_vblk_queue *q, struct keel_blk_req *r)
     r->priv[P_ISSUED] = 0;
     r->priv[P_INFLIGHT] = 0;
     r->priv[P_ERR] = 0;
-    r->priv[P_FLAGS] = (uintptr_t)((retries + 1u) << RF_RETRY_SHIFT);
+    r->priv[P_FLAGS] = ((uintptr_t)retries + 1u) << RF_RETRY_SHIFT;
     q->vb->stats.resubmits++;
     if (r->op < KEEL_BLK_OP_COUNT)
         keel_blk_note_retry(r);
@@ -159,6 +159,8 @@ int keel_vblk_device_recover(struct keel_vblk *vb, enum vblk_reason why,
 {
     const struct keel_hal *hal = vb->vdev.hal;
     struct keel_blk_req *lists[KEEL_CONFIG_VIRTIO_BLK_MAX_QUEUES];
+    /* One count for the collect and settle loops, so every settled list was collected. */
+    const uint16_t nq = vb->nq;
     uint64_t now;
     uint16_t i;
     int rc;
@@ -174,9 +176,9 @@ int keel_vblk_device_recover(struct keel_vblk *vb, enum vblk_reason why,
         vb->dead = true;
     }
     now = keel_time_us(hal);
-    for (i = 0; i < vb->nq; i++)
+    for (i = 0; i < nq; i++)
         lists[i] = collect(&vb->q[i]);
-    for (i = 0; i < vb->nq; i++) {
+    for (i = 0; i < nq; i++) {
         enum vblk_reason r = why;
         if (vb->dead)
             r = R_DEAD;

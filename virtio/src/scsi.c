@@ -107,8 +107,8 @@ static int derive_limits(struct keel_vscsi *vs)
     vs->max_xfer_bytes = (uint32_t)bytes;
     /* cmd_per_lun is shared out among the request queues (attach time: division allowed). */
     per_q = KEEL_CONFIG_VSCSI_SLOTS;
-    if (vs->cfg.cmd_per_lun != 0u &&
-        vs->nrq != 0u) /* nrq >= 1 after attach_queues; belt and braces */
+    /* nrq >= 1 after attach_queues; checked again so the division never sees a zero. */
+    if (vs->cfg.cmd_per_lun != 0u && vs->nrq != 0u)
         per_q = vs->cfg.cmd_per_lun / vs->nrq;
     if (per_q == 0u)
         per_q = 1u;

@@ -31,13 +31,14 @@ static void list_add(struct keel_blk_req **head, struct keel_blk_req **tail, str
 /* Take back one slot the device no longer has; returns its block request, or NULL. */
 static struct keel_blk_req *take_slot(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s)
 {
+    /* A busy slot carries either a block request or an internal command, never both. */
     struct keel_blk_req *r = s->req;
+    struct vscsi_icmd *ic = s->icmd;
 
     if (s->flags & SF_RETRY)
         keel_vscsi_retry_remove(q, s);
     keel_vscsi_slot_unmap(q, s);
-    if (s->icmd != NULL) {
-        struct vscsi_icmd *ic = s->icmd;
+    if (ic != NULL) {
         ic->err = (s->flags & SF_OVERDUE) ? KEEL_ETIMEDOUT : KEEL_ECANCELED;
         keel_vscsi_slot_put(q, s);
         ic->done = true;
@@ -104,7 +105,7 @@ static void resubmit(struct keel_vscsi_rq *q, struct keel_blk_req *r)
     r->priv[P_ISSUED] = 0;
     r->priv[P_INFLIGHT] = 0;
     r->priv[P_ERR] = 0;
-    r->priv[P_FLAGS] = (uintptr_t)((retries + 1u) << RF_RETRY_SHIFT);
+    r->priv[P_FLAGS] = ((uintptr_t)retries + 1u) << RF_RETRY_SHIFT;
     q->vs->stats.resubmits++;
     keel_blk_note_retry(r);
     keel_vscsi_pend_push(q, r);
@@ -176,6 +177,8 @@ int keel_vscsi_device_recover(struct keel_vscsi *vs, enum vscsi_reason why,
 {
     const struct keel_hal *hal = vs->vdev.hal;
     struct keel_blk_req *lists[KEEL_CONFIG_VSCSI_MAX_QUEUES];
+    /* One count for the collect and settle loops, so every settled list was collected. */
+    const uint16_t nrq = vs->nrq;
     uint64_t now;
     uint16_t i;
     int rc;
@@ -191,11 +194,11 @@ int keel_vscsi_device_recover(struct keel_vscsi *vs, enum vscsi_reason why,
         vs->dead = true;
     }
     now = keel_time_us(hal);
-    for (i = 0; i < vs->nrq; i++)
+    for (i = 0; i < nrq; i++)
         lists[i] = collect(&vs->rq[i]);
     keel_vscsi_ctrl_forget(vs);
     forget_events(vs);
-    for (i = 0; i < vs->nrq; i++) {
+    for (i = 0; i < nrq; i++) {
         enum vscsi_reason r = why;
         if (vs->dead)
             r = R_DEAD;

@@ -31,7 +31,7 @@ void keel_registry_init(struct keel_registry *reg, const struct keel_hal *hal);
 int keel_registry_add(struct keel_registry *reg, struct keel_blkdev *dev);
 
 /** Remove `dev` (order of the others is kept). KEEL_ENOENT if absent. */
-int keel_registry_remove(struct keel_registry *reg, struct keel_blkdev *dev);
+int keel_registry_remove(struct keel_registry *reg, const struct keel_blkdev *dev);
 
 /** Find by exact name; NULL if absent. */
 struct keel_blkdev *keel_registry_find(struct keel_registry *reg, const char *name);
