@@ -736,6 +736,22 @@ uint64_t ex_dev_interrupts(struct ex_devices *d, const struct keel_blkdev *dev)
     return 0;
 }
 
+uint64_t ex_dev_spurious(struct ex_devices *d, const struct keel_blkdev *dev)
+{
+    struct ex_vblk *v = ex_dev_vblk(d, dev);
+
+    if (v != NULL)
+        return v->vb.vdev.stats.spurious;
+#if KEEL_EX_HAVE_VSCSI
+    {
+        struct ex_vscsi *h = ex_dev_vscsi(d, dev);
+        if (h != NULL)
+            return h->vs.vdev.stats.spurious;
+    }
+#endif
+    return 0;
+}
+
 void ex_service(struct ex_devices *d)
 {
     unsigned i;

@@ -51,6 +51,13 @@ void edu_irq(void *arg)
     struct edu *e = arg;
     uint32_t st = keel_region_read32(&e->regs, EDU_IRQ_STATUS);
 
+    /* Nothing pending: not ours. A level-triggered INTx line may be shared, and an interrupt
+     * controller may deliver once more after the line went down (seen under KVM's in-kernel
+     * IOAPIC); a handler must tolerate both, so such a run is counted apart. */
+    if (st == 0u) {
+        e->spurious = e->spurious + 1u;
+        return;
+    }
     /* Acknowledge before returning: INTx is level-triggered and would fire again. */
     keel_region_write32(&e->regs, EDU_IRQ_ACK, st);
     e->last_status = st;

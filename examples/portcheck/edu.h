@@ -20,7 +20,8 @@ struct edu {
     const struct keel_hal *hal;
     struct keel_pci_addr addr;
     struct keel_region regs;
-    volatile uint32_t irqs; /* handler runs */
+    volatile uint32_t irqs;     /* handler runs that found an interrupt of the edu's pending */
+    volatile uint32_t spurious; /* handler runs that found none (a shared or stale INTx line) */
     uint32_t last_status;
 };
 

@@ -44,6 +44,31 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 QEMU_RUN = os.path.join(ROOT, "tools", "qemu-run")
 EXAMPLES = ("pciinfo", "portcheck", "blkinfo", "blkverify", "nvme-cli", "hotplug")
 
+# QEMU_ACCEL=kvm runs every scenario under KVM (tools/qemu-run reads it too). Guest time limits
+# and QMP waits are multiplied by KEEL_QEMU_TIME_SCALE, by default 1 under TCG and 40 under KVM:
+# the KVM on these machines is a software-nested one that ran the examples about 40x slower
+# than TCG (docs/porting.md). The hang scenarios keep their short limit: they test the cut-off.
+# KVM runs a guest of the host's own architecture only; the other architecture's scenarios then
+# run under TCG (and say so).
+KVM_WANTED = os.environ.get("QEMU_ACCEL", "tcg") == "kvm"
+
+
+def kvm_for(arch):
+    return KVM_WANTED and os.uname().machine == arch
+
+
+def time_scale(arch):
+    return float(os.environ.get("KEEL_QEMU_TIME_SCALE", "40" if kvm_for(arch) else "1"))
+
+
+# Lines of QEMU's guest-error log that come from firmware, not from Keel, allowed only in the
+# configuration that produces them. qboot writes into its own image in the pc.bios ROM; TCG
+# ignores that silently, KVM (ROM mapped read-only) logs it, before Keel is even loaded.
+FIRMWARE_GUEST_ERRORS = {
+    ("qboot", True): (r"^Invalid write at addr 0x[0-9A-F]+, size [1248], region 'pc\.bios', "
+                      r"reason: rejected$",),
+}
+
 # tools/qemu-run exit statuses.
 RC_PASS, RC_FAIL, RC_PANIC, RC_TIMEOUT = 0, 1, 2, 3
 
@@ -133,7 +158,9 @@ class Output:
 class QMP:
     """A minimal QMP client over a unix socket (commands, replies, events)."""
 
-    def __init__(self, path, timeout=10.0):
+    def __init__(self, path, timeout=10.0, scale=1.0):
+        timeout *= scale
+        self.scale = scale
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -175,6 +202,7 @@ class QMP:
             return r.get("return")
 
     def wait_event(self, name, timeout=10.0):
+        timeout *= self.scale
         deadline = time.monotonic() + timeout
         while True:
             for i, e in enumerate(self.events):
@@ -222,9 +250,19 @@ class Ctx:
                 f.truncate(size)
         return path
 
-    def run(self, example, qemu_args, opts=(), timeout=60, allow_trace=(), actions=()):
+    def run(self, example, qemu_args, opts=(), timeout=60, allow_trace=(), actions=(),
+            scale_time=True):
         """Boot `example`; `actions` is a list of (console regex, fn(qmp)) run in order, each
-        when the guest prints a matching line. QEMU's error reports are checked after the run."""
+        when the guest prints a matching line. QEMU's error reports are checked after the run.
+        `timeout` (seconds under TCG) is multiplied by time_scale() unless scale_time is False."""
+        kvm = kvm_for(self.arch)
+        if KVM_WANTED and not kvm:
+            print(f"  (KVM runs {os.uname().machine} guests only: {self.arch} runs under TCG)")
+        if scale_time:
+            timeout = int(timeout * time_scale(self.arch))
+        env = dict(os.environ, QEMU_ACCEL="kvm" if kvm else "tcg")
+        bios = opts[opts.index("--bios") + 1] if "--bios" in opts else "seabios"
+        allow_guest = FIRMWARE_GUEST_ERRORS.get((bios, kvm), ())
         self.runs += 1
         n = self.runs
         events = self.path(f"trace-events-{n}.txt")
@@ -244,9 +282,9 @@ class Ctx:
         t0 = time.monotonic()
         failure = None
         if actions:
-            rc, text, err, failure = self._run_interactive(cmd, sock, actions, timeout)
+            rc, text, err, failure = self._run_interactive(cmd, sock, actions, timeout, env)
         else:
-            p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            p = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, timeout=timeout + 60)
             rc, text, err = p.returncode, p.stdout, p.stderr
         out = Output(rc, text, err)
@@ -256,11 +294,11 @@ class Ctx:
         print(f"  ({time.monotonic() - t0:.2f}s)", flush=True)
         if failure is not None:
             raise failure
-        self._check_qemu_reports(out, trace_log, guest_log, allow_trace)
+        self._check_qemu_reports(out, trace_log, guest_log, allow_trace, allow_guest)
         return out
 
-    def _run_interactive(self, cmd, sock, actions, timeout):
-        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    def _run_interactive(self, cmd, sock, actions, timeout, env):
+        p = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         lines, q, err = [], queue.Queue(), []
 
@@ -294,7 +332,7 @@ class Ctx:
                     if re.search(pattern, l.rstrip("\r")):
                         break
                 if qmp is None:
-                    qmp = QMP(sock)
+                    qmp = QMP(sock, scale=time_scale(self.arch))
                 action(qmp)
             p.wait(timeout=max(1.0, deadline - time.monotonic()) + 10)
         except (Failure, OSError, subprocess.TimeoutExpired) as e:
@@ -309,17 +347,21 @@ class Ctx:
                 t.join(timeout=5)
         return p.returncode, "".join(lines), "".join(err), failure
 
-    def _check_qemu_reports(self, out, trace_log, guest_log, allow_trace):
+    def _check_qemu_reports(self, out, trace_log, guest_log, allow_trace, allow_guest=()):
+        # QEMU's log backend writes trace events and guest errors to one file (whichever of
+        # -trace file= and -D came last), so both allow-lists apply to both logs.
         bad = []
         if os.path.exists(trace_log):
             for l in open(trace_log, errors="replace"):
                 m = re.search(r"(pci_nvme_\w+)", l)
                 if m and m.group(1) in allow_trace:
                     continue
+                if any(re.match(a, l.rstrip()) for a in allow_guest):
+                    continue
                 bad.append("QEMU log: " + l.rstrip())
         if os.path.exists(guest_log):
             bad += ["QEMU log: " + l.rstrip() for l in open(guest_log, errors="replace")
-                    if l.strip()]
+                    if l.strip() and not any(re.match(a, l.rstrip()) for a in allow_guest)]
         # Every QEMU stderr line counts (virtio_error() reports there), except the notice QEMU
         # prints when tools/qemu-run's time limit stops it (a scenario then checks the status).
         bad += ["QEMU stderr: " + l for l in out.stderr.splitlines()
@@ -465,7 +507,7 @@ def _(ctx):
 
 @scenario("qemu_x86_64_hang_is_cut_by_the_time_limit", "x86_64")
 def _(ctx):
-    out = ctx.run("portcheck", ["-append", "fault=hang"], timeout=3)
+    out = ctx.run("portcheck", ["-append", "fault=hang"], timeout=3, scale_time=False)
     expect(out.rc == RC_TIMEOUT, f"qemu-run returned {out.rc}, expected {RC_TIMEOUT} (timeout)")
 
 
@@ -566,7 +608,7 @@ def _(ctx):
 
 @scenario("qemu_aarch64_hang_is_cut_by_the_time_limit", "aarch64")
 def _(ctx):
-    out = ctx.run("portcheck", ["-append", "fault=hang"], timeout=3)
+    out = ctx.run("portcheck", ["-append", "fault=hang"], timeout=3, scale_time=False)
     expect(out.rc == RC_TIMEOUT, f"qemu-run returned {out.rc}, expected {RC_TIMEOUT} (timeout)")
 
 
@@ -804,9 +846,16 @@ def check_irq(out, dev, irq):
         expect(n > 0 and r[0]["rescued"] == "0",
                f"{dev}: irq={irq}: {n} interrupts, {r[0]['rescued']} completions only polled")
         # A shared INTx counts once per queue; anything far beyond one per command is a storm.
+        # Interrupts that found no cause (a shared line, or a level-triggered line delivered once
+        # more after its source went down, which KVM's in-kernel IOAPIC does) are counted apart
+        # by the driver: at most one such per real interrupt.
         q = out.records("qstats")
         cmds = sum(int(x.get("submitted", x.get("buffers", "0"))) for x in q)
-        expect(n <= len(q) * (cmds + 16), f"{dev}: {n} interrupts for {cmds} commands: a storm")
+        spurious = int(r[0].get("spurious", "0"))
+        real = n - spurious
+        expect(0 < real <= len(q) * (cmds + 16),
+               f"{dev}: {real} interrupts (+{spurious} spurious) for {cmds} commands: a storm")
+        expect(spurious <= real + 16, f"{dev}: {spurious} spurious interrupts for {real} real ones")
 
 
 def verify(ctx, storage, disk, lba, count, irq="poll", mode="rw", seed=1, part=None,
@@ -818,6 +867,10 @@ def verify(ctx, storage, disk, lba, count, irq="poll", mode="rw", seed=1, part=N
         dev = part_name(disk.name, num)
     before = open(disk.image, "rb").read()
     append = f"dev={dev} lba={lba} count={count} seed={seed} mode={mode} irq={irq} {extra_append}"
+    if time_scale(ctx.arch) != 1.0:
+        # A slow host delays interrupts as much as everything else: scale the idle time after
+        # which blkverify polls once and calls the completion it finds a lost interrupt.
+        append += f" rescue_ms={int(200 * time_scale(ctx.arch))}"
     out = ctx.run("blkverify", storage.args + list(args) + ["-append", append.strip()],
                   opts=opts, allow_trace=allow_trace)
     check_verify(out, disk, dev, lba, count, before, mode, start)

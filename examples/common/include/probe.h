@@ -195,6 +195,10 @@ void ex_service(struct ex_devices *d);
 /** The interrupts the driver behind `dev` has taken so far (all its queues), for reports. */
 uint64_t ex_dev_interrupts(struct ex_devices *d, const struct keel_blkdev *dev);
 
+/** Of those, the ones that found nothing to do (a shared or re-delivered INTx line), where the
+ *  driver counts them (virtio's ISR read says so; NVMe has no such count: 0). */
+uint64_t ex_dev_spurious(struct ex_devices *d, const struct keel_blkdev *dev);
+
 /** Print one `unserved what=<..> driver=<..> reason="<..>"` line per entry. */
 void ex_print_unserved(const struct ex_devices *d);
 
