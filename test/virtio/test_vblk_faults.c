@@ -323,6 +323,99 @@ static void test_queue_reset_that_does_not_happen_escalates_to_device_reset(void
     vt_finish(&v);
 }
 
+/*
+ * A device that silently stops (no DEVICE_NEEDS_RESET, every queue dead) with RING_RESET
+ * negotiated: the first timeout resets the queue, which brings nothing back; the next timeout on
+ * that queue resets the device, after which I/O works again. Every request ends with a defined
+ * result: the overdue ones KEEL_ETIMEDOUT, the patient one resubmitted until it succeeds.
+ */
+static void
+test_silently_stopped_device_is_reset_when_the_queue_reset_brings_nothing_back(void **state)
+{
+    static const enum vmodel_transport ts[] = {VMODEL_PCI_MODERN, VMODEL_MMIO_V2};
+    unsigned i, packed;
+
+    (void)state;
+    for (i = 0; i < 2; i++)
+        for (packed = 0; packed < 2; packed++) {
+            struct vt v;
+            uint8_t ra[512], rb[512], wc[2048];
+            struct vt_req a, b, c;
+            uint64_t model_resets;
+
+            start(&v, ts[i], packed != 0, false);
+            assert_true(keel_virtio_has(&v.vb->vdev, KEEL_VIRTIO_F_RING_RESET));
+            model_resets = vmodel_stats(v.m)->device_resets;
+            vt_fill(wc, sizeof(wc), 77);
+            sim_fault_arm(v.s, VMODEL_FAULT_DEVICE_HANG, 0, 1, 0);
+            vt_req_init(&a, KEEL_BLK_OP_READ, 0, 1, 1, ra);
+            a.r.timeout_us = SHORT_TIMEOUT;
+            vt_req_init(&b, KEEL_BLK_OP_READ, 0, 2, 1, rb);
+            b.r.timeout_us = 3 * SHORT_TIMEOUT;
+            vt_req_init(&c, KEEL_BLK_OP_WRITE, 0, 40, 4, wc);
+            c.r.timeout_us = 100 * SHORT_TIMEOUT;
+            assert_int_equal(keel_blk_submit(&v.vb->blk, &a.r), KEEL_OK);
+            assert_int_equal(keel_blk_submit(&v.vb->blk, &b.r), KEEL_OK);
+            assert_int_equal(keel_blk_submit(&v.vb->blk, &c.r), KEEL_OK);
+            assert_int_equal(sim_fault_fired(v.s, VMODEL_FAULT_DEVICE_HANG), 1);
+            assert_true(vmodel_broken(v.m));
+
+            /* first timeout: the queue alone is reset; the others go again */
+            assert_int_equal(vt_wait(&v, &a, 100000), KEEL_ETIMEDOUT);
+            assert_false(b.done);
+            assert_false(c.done);
+            assert_int_equal(v.vb->stats.queue_resets, 1);
+            assert_int_equal(v.vb->stats.device_resets, 0);
+            assert_int_equal(vmodel_stats(v.m)->vq[0].resets, 1);
+            assert_true(vmodel_broken(v.m)); /* a queue reset does not revive it */
+
+            /* the same queue times out again with nothing completed since: device reset */
+            assert_int_equal(vt_wait(&v, &b, 100000), KEEL_ETIMEDOUT);
+            assert_int_equal(v.vb->stats.queue_resets, 1);
+            assert_int_equal(v.vb->stats.device_resets, 1);
+            assert_int_equal(v.vb->stats.escalations, 1);
+            assert_true(vmodel_stats(v.m)->device_resets > model_resets); /* status 0 written */
+            assert_false(vmodel_broken(v.m));
+
+            /* the patient request was resubmitted at each reset and now succeeds */
+            assert_int_equal(vt_wait(&v, &c, 1000), KEEL_OK);
+            assert_true(vt_media_equals(&v, 40 * 512, wc, sizeof(wc)));
+            assert_int_equal(v.vb->stats.resubmits, 3);
+            assert_int_equal(v.vb->stats.timeouts, 2);
+            assert_int_equal(v.vb->blk.stats[0].timeouts, 2);
+            assert_int_equal(v.vb->blk.stats[0].errors, 2);
+            assert_int_equal(v.vb->q[0].used_slots, 0);
+            assert_int_equal(v.vb->q[0].vq.in_flight, 0);
+            still_works(&v, 60);
+            assert_int_equal(v.vb->stats.device_resets, 1);
+            vt_finish(&v);
+        }
+}
+
+/* A queue reset that does bring the queue back (it completes again) is not escalated later. */
+static void test_queue_that_works_after_its_reset_gets_a_queue_reset_again(void **state)
+{
+    unsigned packed;
+
+    (void)state;
+    for (packed = 0; packed < 2; packed++) {
+        struct vt v;
+        uint8_t buf[512];
+
+        start(&v, VMODEL_PCI_MODERN, packed != 0, false);
+        sim_fault_arm(v.s, VMODEL_FAULT_QUEUE_STALL, 0, 1, 0);
+        assert_int_equal(keel_blk_read(&v.vb->blk, 0, 1, 1, buf, SHORT_TIMEOUT), KEEL_ETIMEDOUT);
+        assert_int_equal(keel_blk_read(&v.vb->blk, 0, 2, 1, buf, SHORT_TIMEOUT), KEEL_OK);
+        sim_fault_arm(v.s, VMODEL_FAULT_QUEUE_STALL, 0, 1, 0);
+        assert_int_equal(keel_blk_read(&v.vb->blk, 0, 3, 1, buf, SHORT_TIMEOUT), KEEL_ETIMEDOUT);
+        assert_int_equal(v.vb->stats.queue_resets, 2);
+        assert_int_equal(v.vb->stats.device_resets, 0);
+        assert_int_equal(v.vb->stats.escalations, 0);
+        still_works(&v, 64);
+        vt_finish(&v);
+    }
+}
+
 /* Packed used flags written wrong: the completion is invisible; the timeout ends it. */
 static void test_packed_bad_used_flags_end_in_timeout_not_a_hang(void **state)
 {
@@ -415,9 +508,13 @@ static void test_stalled_internal_requests_time_out(void **state)
     start(&v, VMODEL_PCI_MODERN, true, true);
     sim_fault_arm(v.s, VMODEL_FAULT_QUEUE_STALL, 0, 1, 0);
     assert_int_equal(keel_vblk_get_id(v.vb, id, sizeof(id), SHORT_TIMEOUT), KEEL_ETIMEDOUT);
+    /* a completion in between shows the queue reset worked: the next stall is a queue reset too
+       (without one it would escalate to a device reset) */
+    assert_int_equal(keel_vblk_get_id(v.vb, id, sizeof(id), 0), KEEL_OK);
     sim_fault_arm(v.s, VMODEL_FAULT_QUEUE_STALL, 0, 1, 0);
     assert_int_equal(keel_blk_flush(&v.vb->blk, 0, SHORT_TIMEOUT), KEEL_ETIMEDOUT);
     assert_int_equal(v.vb->stats.queue_resets, 2);
+    assert_int_equal(v.vb->stats.device_resets, 0);
     assert_int_equal(keel_vblk_get_id(v.vb, id, sizeof(id), 0), KEEL_OK);
     vt_finish(&v);
 }
@@ -502,6 +599,9 @@ int main(void)
         cmocka_unit_test(test_stalled_request_times_out_after_queue_reset),
         cmocka_unit_test(test_stalled_request_without_ring_reset_resets_the_device),
         cmocka_unit_test(test_queue_reset_that_does_not_happen_escalates_to_device_reset),
+        cmocka_unit_test(
+            test_silently_stopped_device_is_reset_when_the_queue_reset_brings_nothing_back),
+        cmocka_unit_test(test_queue_that_works_after_its_reset_gets_a_queue_reset_again),
         cmocka_unit_test(test_packed_bad_used_flags_end_in_timeout_not_a_hang),
         cmocka_unit_test(test_lost_interrupt_is_found_by_polling_before_timeout),
         cmocka_unit_test(test_silent_device_reaches_every_wait_and_times_out),

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The virtio-blk row of the fault matrix in docs/reliability.md: every fault the virtio device
- * model and its blk backend can inject (enum vmodel_fault, 2000..2013 and 2050..2052), one test
+ * model and its blk backend can inject (enum vmodel_fault, 2000..2014 and 2050..2052), one test
  * each, run on every transport and ring format (PCI modern split and packed, PCI transitional
  * through its legacy interface, PCI legacy, MMIO v2 split and packed, MMIO v1), and inside each of
  * those at four geometries: 512 / 4096-byte logical blocks x queue size 8 / the device maximum,
@@ -404,6 +404,62 @@ static void test_f2008_stalled_queue_times_out_and_resubmits_the_rest(void **sta
     }
 }
 
+/* A device that hangs silently (every queue, no NEEDS_RESET): with RING_RESET the first timeout
+ * resets the queue, which brings nothing back, and the next one on that queue resets the device;
+ * without it the first timeout resets the device. Overdue requests fail ETIMEDOUT, the others
+ * (the one on the other queue included) are resubmitted and succeed after the device reset. */
+static void test_f2014_silent_device_hang_is_ended_by_a_device_reset(void **state)
+{
+    const struct col *c = *state;
+
+    EACH_GEO(g)
+    {
+        struct vt v;
+        struct vt_req a, b, w;
+        uint8_t *ra, *data;
+
+        up(&v, c, g, false);
+        ra = blocks(&v, 2, 0);
+        data = blocks(&v, 4, 14);
+        sim_fault_arm(v.s, VMODEL_FAULT_DEVICE_HANG, 0, 1, 0);
+        vt_req_init(&a, KEEL_BLK_OP_READ, 0, 1, 1, ra);
+        a.r.timeout_us = SHORT_TIMEOUT;
+        vt_req_init(&b, KEEL_BLK_OP_READ, 0, 2, 1, ra + bsz(&v));
+        b.r.timeout_us = 3 * SHORT_TIMEOUT;
+        vt_req_init(&w, KEEL_BLK_OP_WRITE, 1, 16, 4, data);
+        w.r.timeout_us = 100 * SHORT_TIMEOUT;
+        assert_int_equal(keel_blk_submit(&v.vb->blk, &a.r), KEEL_OK);
+        assert_int_equal(keel_blk_submit(&v.vb->blk, &b.r), KEEL_OK);
+        assert_int_equal(keel_blk_submit(&v.vb->blk, &w.r), KEEL_OK);
+        assert_int_equal(sim_fault_fired(v.s, VMODEL_FAULT_DEVICE_HANG), 1);
+        assert_int_equal(vt_wait(&v, &a, 100000), KEEL_ETIMEDOUT);
+        if (is_legacy(c)) {
+            assert_int_equal(v.vb->stats.queue_resets, 0);
+            assert_int_equal(v.vb->stats.device_resets, 1);
+            assert_int_equal(vt_wait(&v, &b, 1000), KEEL_OK);
+            assert_true(media_is(&v, 2, ra + bsz(&v), 1));
+            assert_int_equal(v.vb->stats.timeouts, 1);
+        } else {
+            assert_int_equal(v.vb->stats.queue_resets, 1);
+            assert_int_equal(v.vb->stats.device_resets, 0);
+            assert_int_equal(vt_wait(&v, &b, 100000), KEEL_ETIMEDOUT);
+            assert_int_equal(v.vb->stats.queue_resets, 1);
+            assert_int_equal(v.vb->stats.device_resets, 1);
+            assert_int_equal(v.vb->stats.escalations, 1);
+            assert_int_equal(v.vb->stats.timeouts, 2);
+        }
+        assert_int_equal(vt_wait(&v, &w, 1000), KEEL_OK);
+        assert_true(media_is(&v, 16, data, 4));
+        assert_int_equal(v.vb->stats.resubmits, 2);
+        assert_false(vmodel_broken(v.m));
+        still_works(&v);
+        assert_int_equal(v.vb->stats.device_resets, 1);
+        free(data);
+        free(ra);
+        vt_finish(&v);
+    }
+}
+
 /* Packed used flags written wrong: the completion is invisible, the timeout ends the request. */
 static void test_f2009_bad_packed_used_flags_end_in_timeout(void **state)
 {
@@ -639,6 +695,7 @@ int main(void)
         VBM_ROW(test_f2011_ignored_reset_kills_the_device_bounded),
         VBM_ROW(test_f2012_ignored_queue_reset_escalates_to_device_reset),
         VBM_ROW(test_f2013_used_index_running_ahead_breaks_the_queue),
+        VBM_ROW(test_f2014_silent_device_hang_is_ended_by_a_device_reset),
         VBM_ROW(test_f2050_unwritten_status_fails_the_request_with_eio),
         VBM_ROW(test_f2051_io_error_fails_only_the_request_it_hits),
         VBM_ROW(test_f2052_undefined_status_fails_the_request_with_eio),

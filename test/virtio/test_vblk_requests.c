@@ -128,6 +128,7 @@ static void test_discard_is_split_by_max_discard_sectors(void **state)
     (void)state;
     start(&v, VMODEL_MMIO_V2, false, SIM_MAP_TRANSLATE);
     v.bc.max_discard_sectors = 64;
+    v.bc.discard_sector_alignment = 1; /* the limit alone decides here */
     v.bc.discard_fill = 0x5a;
     assert_int_equal(vt_start(&v), KEEL_OK);
     assert_true(v.vb->blk.info.flags & KEEL_BLK_F_TRIM);
@@ -147,6 +148,98 @@ static void test_discard_is_split_by_max_discard_sectors(void **state)
         assert_int_equal(media[i], 0x5a);
     assert_int_equal(media[99 * 512 + 511], vmodel_blk_pattern(99 * 512 + 511));
     assert_int_equal(media[300 * 512], vmodel_blk_pattern(300 * 512));
+    vt_finish(&v);
+}
+
+/* Check the last `n` requests: each ends on a multiple of `align` sectors except the last, none is
+ * longer than `max` sectors, and together they cover [sector, sector + total) in order. */
+static void assert_aligned_pieces(struct vt *v, unsigned n, uint32_t type, uint64_t sector,
+                                  uint64_t total, uint64_t max, uint64_t align)
+{
+    uint64_t at = sector;
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        const struct vmodel_blk_req *r = last(v, n - 1u - i);
+        assert_int_equal(r->type, type);
+        assert_int_equal(r->sector, at);
+        assert_true(r->num_sectors <= max);
+        if (i + 1u < n)
+            assert_int_equal((r->sector + r->num_sectors) % align, 0);
+        assert_int_equal(r->status, VMODEL_BLK_S_OK);
+        at += r->num_sectors;
+    }
+    assert_int_equal(at, sector + total);
+}
+
+/* 5.2.4: discard_sector_alignment guides the split points; a power-of-two alignment is kept
+ * (512-byte and 4 KiB blocks), any other is ignored (splitting by the limit alone). */
+static void test_discard_split_points_honour_discard_sector_alignment(void **state)
+{
+    struct vt v;
+    uint64_t n0;
+
+    (void)state;
+    start(&v, VMODEL_PCI_MODERN, false, SIM_MAP_TRANSLATE);
+    v.bc.max_discard_sectors = 64;
+    v.bc.discard_sector_alignment = 16;
+    assert_int_equal(vt_start(&v), KEEL_OK);
+    assert_int_equal(keel_blk_trim(&v.vb->blk, 0, 100, 200, 0), KEEL_OK);
+    assert_int_equal(vmodel_blk_stats(v.b)->discards, 4); /* 60 + 64 + 64 + 12 */
+    assert_aligned_pieces(&v, 4, VMODEL_BLK_T_DISCARD, 100, 200, 64, 16);
+    assert_int_equal(last(&v, 3)->num_sectors, 60);
+    /* already aligned: full pieces */
+    n0 = vmodel_blk_stats(v.b)->discards;
+    assert_int_equal(keel_blk_trim(&v.vb->blk, 0, 512, 128, 0), KEEL_OK);
+    assert_int_equal(vmodel_blk_stats(v.b)->discards - n0, 2);
+    assert_aligned_pieces(&v, 2, VMODEL_BLK_T_DISCARD, 512, 128, 64, 16);
+    /* small enough for one piece: no split, whatever the alignment */
+    assert_int_equal(keel_blk_trim(&v.vb->blk, 0, 3, 50, 0), KEEL_OK);
+    assert_int_equal(last(&v, 0)->num_sectors, 50);
+    vt_finish(&v);
+
+    /* 4 KiB logical blocks: alignment 64 sectors = 8 blocks, limit 256 sectors = 32 blocks */
+    start(&v, VMODEL_MMIO_V2, true, SIM_MAP_BOUNCE);
+    v.bc.blk_size = 4096;
+    v.bc.capacity = 8192;
+    v.bc.max_discard_sectors = 256;
+    v.bc.discard_sector_alignment = 64;
+    assert_int_equal(vt_start(&v), KEEL_OK);
+    assert_int_equal(keel_blk_trim(&v.vb->blk, 0, 5, 100, 0), KEEL_OK);
+    assert_int_equal(vmodel_blk_stats(v.b)->discards, 4); /* 27 + 32 + 32 + 9 blocks */
+    assert_aligned_pieces(&v, 4, VMODEL_BLK_T_DISCARD, 5 * 8, 100 * 8, 256, 64);
+    vt_finish(&v);
+
+    /* not a power of two: ignored */
+    start(&v, VMODEL_PCI_MODERN, false, SIM_MAP_TRANSLATE);
+    v.bc.max_discard_sectors = 64;
+    v.bc.discard_sector_alignment = 12;
+    assert_int_equal(vt_start(&v), KEEL_OK);
+    assert_int_equal(keel_blk_trim(&v.vb->blk, 0, 100, 200, 0), KEEL_OK);
+    assert_int_equal(last(&v, 3)->num_sectors, 64);
+    assert_int_equal(last(&v, 0)->num_sectors, 8);
+    vt_finish(&v);
+}
+
+/* The same for secure erase with secure_erase_sector_alignment; write zeroes has no alignment. */
+static void test_secure_erase_split_points_honour_their_alignment(void **state)
+{
+    struct vt v;
+
+    (void)state;
+    start(&v, VMODEL_PCI_MODERN, false, SIM_MAP_TRANSLATE);
+    v.bc.features |= VMODEL_BLK_F_SECURE_ERASE;
+    v.bc.max_secure_erase_sectors = 32;
+    v.bc.secure_erase_sector_alignment = 8;
+    v.bc.max_write_zeroes_sectors = 32;
+    assert_int_equal(vt_start(&v), KEEL_OK);
+    assert_int_equal(keel_vblk_secure_erase(v.vb, 0, 3, 70, 0), KEEL_OK);
+    assert_int_equal(vmodel_blk_stats(v.b)->secure_erases, 3); /* 29 + 32 + 9 */
+    assert_aligned_pieces(&v, 3, VMODEL_BLK_T_SECURE_ERASE, 3, 70, 32, 8);
+    assert_int_equal(keel_blk_write_zeroes(&v.vb->blk, 0, 3, 70, 0), KEEL_OK);
+    assert_int_equal(last(&v, 2)->num_sectors, 32);
+    assert_int_equal(last(&v, 1)->num_sectors, 32);
+    assert_int_equal(last(&v, 0)->num_sectors, 6);
     vt_finish(&v);
 }
 
@@ -399,6 +492,8 @@ int main(void)
         cmocka_unit_test(test_flush_is_sent_only_when_offered),
         cmocka_unit_test(test_fua_write_is_followed_by_a_flush_on_writeback_cache),
         cmocka_unit_test(test_discard_is_split_by_max_discard_sectors),
+        cmocka_unit_test(test_discard_split_points_honour_discard_sector_alignment),
+        cmocka_unit_test(test_secure_erase_split_points_honour_their_alignment),
         cmocka_unit_test(test_write_zeroes_with_and_without_unmap),
         cmocka_unit_test(test_secure_erase_only_when_offered_and_split),
         cmocka_unit_test(test_get_id_reads_the_serial),

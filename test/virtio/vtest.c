@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <keel/endian.h>
-
 #include "vtest.h"
 
 #define VT_ARENA (8u << 20)
@@ -46,8 +44,6 @@ int vt_probe(struct vt *v)
 {
     struct keel_virtio_dev *d = &v->vb->vdev;
 
-    if (KEEL_BIG_ENDIAN && vmodel_transport_is_legacy(v->p.transport))
-        skip(); /* big-endian legacy guests are not modelled: see vmodel_transport_is_legacy */
     v->m = vmodel_blk_pair_create(v->s, &v->mc, &v->bc, &v->b);
     assert_non_null(v->m);
     switch (v->p.transport) {

@@ -3,7 +3,10 @@
  * virtio-blk recovery: timeouts, broken queues, DEVICE_NEEDS_RESET.
  *
  * Escalation for an overdue request (anchor: lost interrupts): reap the queue first; if still
- * overdue, reset that queue alone when RING_RESET was negotiated, else reset the device. Only once
+ * overdue, reset that queue alone when RING_RESET was negotiated, else reset the device. A queue
+ * reset only helps a device that lost track of one queue: when the same queue times out again
+ * with no completion since its queue reset (or the queue reset fails), the device as a whole has
+ * stopped, silently (no DEVICE_NEEDS_RESET), and is reset. Only once
  * a reset has completed (the device can no longer touch the rings or the buffers) are the pieces in
  * flight unmapped and their requests settled: overdue ones fail with KEEL_ETIMEDOUT, requests of a
  * queue that broke the protocol fail with KEEL_EPROTO, the rest are resubmitted from scratch (at
@@ -199,6 +202,7 @@ int keel_vblk_device_recover(struct keel_vblk *vb, enum vblk_reason why,
     vb->in_recovery = false;
     for (i = 0; i < vb->nq; i++) {
         vb->q[i].recover = R_NONE;
+        vb->q[i].reset_unproven = false;
         vb->q[i].next_deadline = 0; /* recompute on the next poll */
         keel_vblk_pump(&vb->q[i]);
     }
@@ -250,10 +254,17 @@ void keel_vblk_check_timeouts(struct keel_vblk_queue *q)
     }
     ev = keel_virtio_check(&vb->vdev, true);
     vb->vdev.events |= ev & (KEEL_VIRTIO_EV_CONFIG | KEEL_VIRTIO_EV_RECHECK); /* for later */
-    if (ev & KEEL_VIRTIO_EV_NEEDS_RESET)
+    if (ev & KEEL_VIRTIO_EV_NEEDS_RESET) {
         KEEL_LOGW(hal, "virtio-blk %s: device needs reset", vb->blk.info.name);
-    else if (q->recover == R_NONE && keel_vblk_queue_recover(q, R_TIMEOUT) == KEEL_OK)
+    } else if (q->recover == R_NONE && q->reset_unproven) {
+        /* The last queue reset brought nothing back: the device, not the queue, has stopped. */
+        vb->stats.escalations++;
+        KEEL_LOGW(hal, "virtio-blk %s: queue %u still silent after its reset", vb->blk.info.name,
+                  (unsigned)q->index);
+    } else if (q->recover == R_NONE && keel_vblk_queue_recover(q, R_TIMEOUT) == KEEL_OK) {
+        q->reset_unproven = true; /* until the queue completes something */
         return;
+    }
     (void)keel_vblk_device_recover(
         vb, q->recover != R_NONE ? (enum vblk_reason)q->recover : R_TIMEOUT, q);
 }

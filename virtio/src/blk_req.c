@@ -5,7 +5,8 @@
  * and WRITE buffers are mapped through the HAL and every DMA segment becomes a descriptor; a piece
  * carries at most seg_limit data descriptors of at most size_max bytes, and when the mapping needs
  * more, the piece is halved until it fits (split). Discard, write-zeroes and secure-erase pieces
- * honour the device's per-request sector limits. Pieces of one request are issued in order, many
+ * honour the device's per-request sector limits, and discard / secure-erase split points its
+ * alignment. Pieces of one request are issued in order, many
  * per notification, and the request completes when its last piece does.
  *
  * Concurrency: all of this runs in the queue owner's context or in the queue's interrupt callback;
@@ -299,25 +300,51 @@ static int piece_rw(struct keel_vblk_queue *q, struct keel_blk_req *req, uint16_
     return KEEL_OK;
 }
 
-static void range_limit(const struct keel_vblk *vb, uint8_t op, uint32_t *type, uint32_t *max)
+/*
+ * Per-request limit of a range operation, and the alignment its split points should keep
+ * (discard_sector_alignment / secure_erase_sector_alignment, 5.2.4: "can be used by OS when
+ * splitting a request based on alignment"), in logical blocks. Only a power-of-two alignment of at
+ * least one logical block is honoured (no division in the I/O path); 0 means none.
+ */
+static void range_limit(const struct keel_vblk *vb, uint8_t op, uint32_t *type, uint32_t *max,
+                        uint32_t *align)
 {
-    uint32_t sectors;
+    uint32_t sectors, al = 0;
 
     if (op == KEEL_BLK_OP_TRIM) {
         *type = KEEL_VIRTIO_BLK_T_DISCARD;
         sectors = vb->cfg.max_discard_sectors;
+        al = vb->cfg.discard_sector_alignment;
     } else if (op == KEEL_BLK_OP_WRITE_ZEROES) {
         *type = KEEL_VIRTIO_BLK_T_WRITE_ZEROES;
         sectors = vb->cfg.max_write_zeroes_sectors;
     } else {
         *type = KEEL_VIRTIO_BLK_T_SECURE_ERASE;
         sectors = vb->cfg.max_secure_erase_sectors;
+        al = vb->cfg.secure_erase_sector_alignment;
     }
     if (sectors == 0u)
         sectors = UINT32_MAX; /* no limit given: bounded by the 32-bit num_sectors field */
     *max = sectors >> vb->lb_shift;
     if (*max == 0u)
         *max = 1u;
+    al >>= vb->lb_shift;
+    *align = (al > 1u && (al & (al - 1u)) == 0u) ? al : 0u;
+}
+
+/* Blocks for the next range piece at `lba`: at most `max`; when the rest does not fit, end the
+ * piece on an alignment boundary if one lies inside it, so the following pieces start aligned. */
+static uint32_t range_blocks(uint64_t lba, uint32_t left, uint32_t max, uint32_t align)
+{
+    uint64_t end, aligned;
+
+    if (left <= max)
+        return left;
+    if (align == 0u)
+        return max;
+    end = lba + max;
+    aligned = end & ~(uint64_t)(align - 1u);
+    return aligned > lba ? (uint32_t)(aligned - lba) : max;
 }
 
 /* DISCARD / WRITE_ZEROES / SECURE_ERASE: one struct virtio_blk_discard_write_zeroes per piece. */
@@ -326,11 +353,11 @@ static int piece_range(struct keel_vblk_queue *q, struct keel_blk_req *req, uint
     struct keel_vblk *vb = q->vb;
     struct keel_vblk_slot *s = &q->slots[si];
     uint8_t *seg = slot_cpu(q, si) + SLOT_SEG;
-    uint32_t type, max, left = req->count - rq_issued(req), blocks;
+    uint32_t type, max, align, left = req->count - rq_issued(req), blocks;
     int rc;
 
-    range_limit(vb, req->op, &type, &max);
-    blocks = left < max ? left : max;
+    range_limit(vb, req->op, &type, &max, &align);
+    blocks = range_blocks(req->dev_lba + rq_issued(req), left, max, align);
     write_header(q, si, type, 0);
     put64(vb, seg, (req->dev_lba + rq_issued(req)) << vb->lb_shift);
     put32(vb, seg + 8u, blocks << vb->lb_shift);
@@ -545,6 +572,7 @@ int keel_vblk_reap(struct keel_vblk_queue *q, unsigned budget)
                 return n;
             }
             piece_done(q, s);
+            q->reset_unproven = false; /* the queue works */
             n++;
         }
         if (!irq || (budget != 0u && (unsigned)n >= budget))

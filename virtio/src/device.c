@@ -5,6 +5,7 @@
  * written then re-read, DRIVER_OK; configuration snapshots inside the generation loop; detection of
  * DEVICE_NEEDS_RESET and configuration changes.
  */
+#include <keel/endian.h>
 #include <keel/error.h>
 #include <keel/log.h>
 #include <keel/str.h>
@@ -159,6 +160,19 @@ void keel_virtio_fail(struct keel_virtio_dev *dev)
     status_add(dev, KEEL_VIRTIO_S_FAILED);
 }
 
+/*
+ * Device configuration fields are little-endian on the modern interface and in the guest's own
+ * byte order on the legacy one (VIRTIO 1.2 4.1.4.8 and 4.2.4 legacy notes; QEMU swaps them for a
+ * big-endian guest). The transports access the window at natural width through the HAL's
+ * little-endian bus accessors, so on a big-endian CPU a legacy field arrives byte-swapped: swap it
+ * back here (for 64-bit fields the two 32-bit halves also trade places). Nothing changes on a
+ * little-endian CPU.
+ */
+static bool cfg_swapped(const struct keel_virtio_dev *dev)
+{
+    return KEEL_BIG_ENDIAN && dev->legacy;
+}
+
 uint8_t keel_virtio_cfg8(struct keel_virtio_dev *dev, uint32_t off)
 {
     return (uint8_t)dev->tops->cfg_read(dev, off, 1);
@@ -166,19 +180,26 @@ uint8_t keel_virtio_cfg8(struct keel_virtio_dev *dev, uint32_t off)
 
 uint16_t keel_virtio_cfg16(struct keel_virtio_dev *dev, uint32_t off)
 {
-    return (uint16_t)dev->tops->cfg_read(dev, off, 2);
+    uint16_t v = (uint16_t)dev->tops->cfg_read(dev, off, 2);
+
+    return cfg_swapped(dev) ? keel_bswap16(v) : v;
 }
 
 uint32_t keel_virtio_cfg32(struct keel_virtio_dev *dev, uint32_t off)
 {
-    return dev->tops->cfg_read(dev, off, 4);
+    uint32_t v = dev->tops->cfg_read(dev, off, 4);
+
+    return cfg_swapped(dev) ? keel_bswap32(v) : v;
 }
 
 uint64_t keel_virtio_cfg64(struct keel_virtio_dev *dev, uint32_t off)
 {
-    uint64_t lo = dev->tops->cfg_read(dev, off, 4);
-    uint64_t hi = dev->tops->cfg_read(dev, off + 4u, 4);
-    return lo | (hi << 32);
+    uint32_t first = dev->tops->cfg_read(dev, off, 4);
+    uint32_t second = dev->tops->cfg_read(dev, off + 4u, 4);
+
+    if (cfg_swapped(dev)) /* big-endian field: the first four bytes are the high half */
+        return ((uint64_t)keel_bswap32(first) << 32) | keel_bswap32(second);
+    return (uint64_t)first | ((uint64_t)second << 32);
 }
 
 void keel_virtio_cfg_write8(struct keel_virtio_dev *dev, uint32_t off, uint8_t val)
@@ -188,12 +209,12 @@ void keel_virtio_cfg_write8(struct keel_virtio_dev *dev, uint32_t off, uint8_t v
 
 void keel_virtio_cfg_write16(struct keel_virtio_dev *dev, uint32_t off, uint16_t val)
 {
-    dev->tops->cfg_write(dev, off, 2, val);
+    dev->tops->cfg_write(dev, off, 2, cfg_swapped(dev) ? keel_bswap16(val) : val);
 }
 
 void keel_virtio_cfg_write32(struct keel_virtio_dev *dev, uint32_t off, uint32_t val)
 {
-    dev->tops->cfg_write(dev, off, 4, val);
+    dev->tops->cfg_write(dev, off, 4, cfg_swapped(dev) ? keel_bswap32(val) : val);
 }
 
 /* Legacy: no generation counter; a snapshot is accepted once two consecutive reads agree. */

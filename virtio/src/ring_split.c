@@ -124,6 +124,7 @@ int keel_vq_split_add(struct keel_vq *vq, const struct keel_vq_sg *sg, unsigned 
     f->ind = ind;
     f->last = last;
     f->nsg = (uint16_t)total;
+    f->pos = vq->avail_idx;
     /* The ring entry is written now; avail->idx is published by the kick (batched). */
     vq_wr16(vq, vq->driver, AVAIL_RING + 2u * (size_t)(vq->avail_idx & (vq->size - 1u)), head);
     vq->avail_idx++;
@@ -178,6 +179,20 @@ static bool chain_intact(const struct keel_vq *vq, uint16_t head)
     return true;
 }
 
+/* Buffers added but not yet published (their avail ring entries lie beyond avail->idx). */
+static uint16_t unpublished(const struct keel_vq *vq)
+{
+    return (uint16_t)(vq->avail_idx - vq->kicked_idx);
+}
+
+/* The head was added but its ring entry is not covered by avail->idx yet: the device cannot
+ * legitimately have seen it (positions in flight are within `size` of avail_idx, so the 16-bit
+ * window test is exact). */
+static bool head_unpublished(const struct keel_vq *vq, const struct keel_vq_inflight *f)
+{
+    return (uint16_t)(f->pos - vq->kicked_idx) < unpublished(vq);
+}
+
 int keel_vq_split_get(struct keel_vq *vq, void **token, uint32_t *len)
 {
     uint16_t used_idx = vq_rd16(vq, vq->device, USED_IDX);
@@ -187,7 +202,7 @@ int keel_vq_split_get(struct keel_vq *vq, void **token, uint32_t *len)
 
     if (used_idx == vq->last_used)
         return 0;
-    if ((uint16_t)(used_idx - vq->last_used) > vq->in_flight) {
+    if ((uint16_t)(used_idx - vq->last_used) > (uint16_t)(vq->in_flight - unpublished(vq))) {
         keel_vq_violation(vq, KEEL_VQ_BAD_IDX, used_idx, vq->last_used);
         return KEEL_EPROTO;
     }
@@ -201,8 +216,8 @@ int keel_vq_split_get(struct keel_vq *vq, void **token, uint32_t *len)
         return KEEL_EPROTO;
     }
     f = &vq->inflight[id];
-    if (f->token == NULL) {
-        keel_vq_violation(vq, KEEL_VQ_NOT_HEAD, id, 0);
+    if (f->token == NULL || head_unpublished(vq, f)) {
+        keel_vq_violation(vq, KEEL_VQ_NOT_HEAD, id, f->token == NULL ? 0u : 1u);
         return KEEL_EPROTO;
     }
     if (ulen > f->wlen) {

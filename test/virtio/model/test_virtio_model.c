@@ -90,31 +90,57 @@ static struct keel_dma_mem dma(struct tdev *d, size_t size, size_t align)
     return mem;
 }
 
-/* Ring fields are little-endian (the model is a VERSION_1 device, and a little-endian guest on the
- * legacy interface): explicit byte order, so the self-test also passes on big-endian hosts. */
+/* Ring fields and request headers are little-endian on the modern interface and in the guest's
+ * order on the legacy one; the guest is the host, so the test driver writes host order while it
+ * speaks legacy (set by tdev_open): the self-test then passes on big-endian hosts too, where the
+ * two orders differ. */
+static bool g_host_order;
+
 static void put16(void *p, uint16_t v)
 {
     uint8_t *b = p;
+    if (g_host_order) {
+        memcpy(p, &v, sizeof(v));
+        return;
+    }
     b[0] = (uint8_t)v;
     b[1] = (uint8_t)(v >> 8);
 }
 static void put32(void *p, uint32_t v)
 {
+    if (g_host_order) {
+        memcpy(p, &v, sizeof(v));
+        return;
+    }
     put16(p, (uint16_t)v);
     put16((uint8_t *)p + 2, (uint16_t)(v >> 16));
 }
 static void put64(void *p, uint64_t v)
 {
+    if (g_host_order) {
+        memcpy(p, &v, sizeof(v));
+        return;
+    }
     put32(p, (uint32_t)v);
     put32((uint8_t *)p + 4, (uint32_t)(v >> 32));
 }
 static uint16_t get16(const void *p)
 {
     const uint8_t *b = p;
+    uint16_t v;
+    if (g_host_order) {
+        memcpy(&v, p, sizeof(v));
+        return v;
+    }
     return (uint16_t)(b[0] | (b[1] << 8));
 }
 static uint32_t get32(const void *p)
 {
+    uint32_t v;
+    if (g_host_order) {
+        memcpy(&v, p, sizeof(v));
+        return v;
+    }
     return (uint32_t)get16(p) | ((uint32_t)get16((const uint8_t *)p + 2) << 16);
 }
 
@@ -186,13 +212,55 @@ static void set_features(struct tdev *d, uint64_t f)
     }
 }
 
-static uint32_t dev_cfg_read(struct tdev *d, uint32_t off, unsigned w)
+/* Raw device config read: the value the little-endian bus presents. */
+static uint32_t dev_cfg_raw(struct tdev *d, uint32_t off, unsigned w)
 {
     if (is_mmio(d))
         return rd(d, d->mmio + 0x100 + off, w);
     if (is_legacy_io(d))
         return prd(d, (d->msix_on ? 0x18u : 0x14u) + off, w);
     return rd(d, d->device + off, w);
+}
+
+/* A device config field of `w` bytes in CPU order: legacy fields are in the guest's order, so a
+ * big-endian guest swaps what the little-endian bus gave it. */
+static uint32_t dev_cfg_read(struct tdev *d, uint32_t off, unsigned w)
+{
+    uint32_t v = dev_cfg_raw(d, off, w);
+    uint8_t b[4];
+
+    if (!g_host_order || w == 1)
+        return v;
+    b[0] = (uint8_t)v;
+    b[1] = (uint8_t)(v >> 8);
+    b[2] = (uint8_t)(v >> 16);
+    b[3] = (uint8_t)(v >> 24);
+    if (w == 2) {
+        uint16_t h;
+        memcpy(&h, b, sizeof(h));
+        return h;
+    }
+    memcpy(&v, b, sizeof(v));
+    return v;
+}
+
+/* The 64-bit capacity (two 32-bit accesses, lower address first), in CPU order. */
+static uint64_t dev_cfg_capacity(struct tdev *d)
+{
+    uint32_t lo = dev_cfg_raw(d, 0, 4), hi = dev_cfg_raw(d, 4, 4);
+    uint8_t b[8];
+    uint64_t v;
+    unsigned i;
+
+    for (i = 0; i < 4; i++) {
+        b[i] = (uint8_t)(lo >> (8u * i));
+        b[4 + i] = (uint8_t)(hi >> (8u * i));
+    }
+    if (g_host_order) {
+        memcpy(&v, b, sizeof(v));
+        return v;
+    }
+    return (uint64_t)lo | ((uint64_t)hi << 32);
 }
 
 static void notify(struct tdev *d, unsigned q)
@@ -242,6 +310,7 @@ static void tdev_open(struct tdev *d, enum vmodel_transport t, const struct vmod
     struct vmodel_blk_cfg bc;
 
     memset(d, 0, sizeof(*d));
+    g_host_order = t == VMODEL_MMIO_V1 || t == VMODEL_PCI_LEGACY;
     d->s = sim_create(4u << 20);
     assert_non_null(d->s);
     vmodel_cfg_default(&d->cfg, t);
@@ -669,7 +738,7 @@ static void test_pci_legacy_intx_isr_read_clears(void **state)
     d.s->ops.irq_mask(d.s, h, false);
     g_irqs = 0;
     tdev_init(&d, &q, 256, WANT);
-    assert_int_equal(dev_cfg_read(&d, 0, 4), 2048); /* config at 0x14 without MSI-X */
+    assert_int_equal(dev_cfg_capacity(&d), 2048); /* config at 0x14 without MSI-X */
     roundtrip(&d, &q, 3);
     assert_int_equal(g_irqs, 2);
     assert_int_equal(prd(&d, 0x13, 1), 1); /* queue interrupt bit */
@@ -1300,11 +1369,12 @@ static void test_pci_transitional_legacy_interface_msix_config_offset(void **sta
     (void)state;
     tdev_open(&d, VMODEL_PCI_TRANSITIONAL, NULL, NULL);
     d.cfg.transport = VMODEL_PCI_LEGACY; /* the test driver speaks legacy from here on */
+    g_host_order = true;
     g_irqs = 0;
     msix_enable_vector(&d, 0, 0);
     set_status(&d, 0);
-    assert_int_equal(dev_cfg_read(&d, 0, 4), 2048); /* at 0x18 now */
-    pwr(&d, 0x14, 2, 0);                            /* config vector 0 */
+    assert_int_equal(dev_cfg_capacity(&d), 2048); /* at 0x18 now */
+    pwr(&d, 0x14, 2, 0);                          /* config vector 0 */
     assert_int_equal(prd(&d, 0x14, 2), 0);
     set_status(&d, VMODEL_S_ACKNOWLEDGE | VMODEL_S_DRIVER);
     set_features(&d, get_features(&d) & WANT);

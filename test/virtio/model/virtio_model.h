@@ -18,8 +18,8 @@
  * +0x800); config_msix_vector and queue_msix_vector (a vector beyond the table reads back as
  * VMODEL_NO_VECTOR). With MSI-X disabled, INTx (pin A) with the ISR register read-to-clear.
  *  - VMODEL_PCI_TRANSITIONAL: 1af4:(0fff + device id) (1001 blk, 1004 scsi), revision 0, subsystem
- * id = device id; the legacy I/O BAR0 register file (guest-endian = little-endian in the sim,
- * device config at 0x14, or 0x18 once MSI-X is enabled) AND the modern capabilities as above. Which
+ * id = device id; the legacy I/O BAR0 register file (device config at 0x14, or 0x18 once MSI-X is
+ * enabled) AND the modern capabilities as above. Which
  *    interface the driver uses is latched at the first access after reset; mixing them is a
  * violation.
  *  - VMODEL_PCI_LEGACY: as transitional but without the modern capabilities (QEMU
@@ -30,6 +30,11 @@
  *    feature bits 0..31, legacy ring layout (desc | avail | pad to QueueAlign | used).
  * Legacy interfaces (PCI legacy BAR0, MMIO v1) never offer VERSION_1 or any bit >= 32, so they
  * always use split rings in the legacy layout (PCI legacy: QueuePFN << 12, alignment 4096).
+ * Byte order: transport registers are little-endian everywhere (the bus). Ring fields, request
+ * headers (blk: type, sector, discard segments) and device config fields are little-endian on the
+ * modern interface and guest-endian on the legacy one, where the guest is the host: on a
+ * big-endian host (tools/test-bigendian) the model reads and writes legacy fields big-endian, and a
+ * multi-byte legacy config read returns the bytes as the little-endian bus presents them.
  *
  * Processing (enum vmodel_mode): IMMEDIATE processes a queue inside the driver's notify write (so
  * the completion interrupt can run inside that write, as on real hardware with a fast device);
@@ -69,7 +74,8 @@
  * shared memory regions (reads say "none"), access through the PCI_CFG capability (it is only
  * present as a decoy), IOMMU semantics of ACCESS_PLATFORM beyond the sim's mapping checks, MSI (not
  * MSI-X), INTx as a level (each interrupt is one sim_irq_raise), zoned block devices and LIFETIME,
- * legacy-only blk features (BARRIER, SCSI passthrough), big-endian legacy guests, packed used
+ * legacy-only blk features (BARRIER, SCSI passthrough), a legacy guest whose byte order differs
+ * from the host's, big-endian legacy MMIO register files (QEMU's DEVICE_NATIVE_ENDIAN), packed used
  * descriptors covering several buffers (one used descriptor per buffer), multi-threaded devices.
  *
  * Thread-safety: none, like the sim: everything runs on the test's thread, inside HAL calls.
@@ -183,10 +189,9 @@ enum vmodel_transport {
 
 /**
  * True for the transports the tests drive through the legacy interface (MMIO v1, PCI legacy, and
- * PCI transitional probed legacy-first). Legacy fields are guest-endian, and the model plays a
- * little-endian guest's device only: on a big-endian host a correct driver uses big-endian ring
- * and header fields there, which the model does not model, so the test helpers skip those tests
- * (tools/test-bigendian; the modern interface, little-endian on every host, runs in full).
+ * PCI transitional probed legacy-first). Legacy fields are guest-endian: the model presents and
+ * expects them in the host's order (big-endian under tools/test-bigendian), so the same tests
+ * prove the driver's byte order on both kinds of host.
  */
 static inline bool vmodel_transport_is_legacy(enum vmodel_transport t)
 {
@@ -427,6 +432,10 @@ unsigned vmodel_avail_pending(struct vmodel *m, unsigned q);
 bool vmodel_notify_owed(struct vmodel *m, unsigned q);
 /** Device stopped (NEEDS_RESET, driver error, fault) until the next reset. */
 bool vmodel_broken(const struct vmodel *m);
+/** True while the driver uses the legacy interface (MMIO v1, PCI legacy, a transitional device
+    latched to BAR0): ring fields, request headers and device config are then in the host's byte
+    order instead of little-endian. For device backends outside the model (e.g. virtio-scsi). */
+bool vmodel_is_legacy(const struct vmodel *m);
 
 /* ---- fault injection
  * ------------------------------------------------------------------------------ Arm with
@@ -484,6 +493,11 @@ enum vmodel_fault {
     /* Split rings. Hit per used-index update. Fires: used->idx is advanced by param (0: queue size
        + 1) beyond the elements written, without writing them; the device then stops (broken). */
     VMODEL_FAULT_USED_IDX_JUMP = 2013,
+    /* Hit per chain consumed. Fires: the device stops silently (hangs): this chain and every
+       in-flight one are never completed and further notifies are ignored, on every queue, without
+       DEVICE_NEEDS_RESET or any interrupt. Queue resets succeed but do not revive it; only a
+       device reset does. */
+    VMODEL_FAULT_DEVICE_HANG = 2014,
 
     /* virtio-blk backend */
     /* Hit per blk request. Fires: data is transferred but the status byte is never written; the

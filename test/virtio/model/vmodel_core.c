@@ -49,14 +49,15 @@ void vm_device_error(struct vmodel *m, const char *fmt, ...)
 }
 
 /* ------------------------------------------------------------------------------------------------
- * DMA helpers (all ring accesses go through the sim so unmapped addresses are violations)
+ * DMA helpers (all ring accesses go through the sim so unmapped addresses are violations; fields in
+ * guest order: little-endian, or host order on a legacy interface)
  */
 uint16_t vm_rd16(struct vmodel *m, uint64_t bus)
 {
     uint8_t b[2];
 
     sim_dma_read(m->s, bus, b, 2);
-    return vm_le16(b);
+    return vm_g16(m, b);
 }
 
 uint32_t vm_rd32(struct vmodel *m, uint64_t bus)
@@ -64,7 +65,7 @@ uint32_t vm_rd32(struct vmodel *m, uint64_t bus)
     uint8_t b[4];
 
     sim_dma_read(m->s, bus, b, 4);
-    return vm_le32(b);
+    return vm_g32(m, b);
 }
 
 uint64_t vm_rd64(struct vmodel *m, uint64_t bus)
@@ -72,14 +73,14 @@ uint64_t vm_rd64(struct vmodel *m, uint64_t bus)
     uint8_t b[8];
 
     sim_dma_read(m->s, bus, b, 8);
-    return vm_le64(b);
+    return vm_g64(m, b);
 }
 
 void vm_wr16(struct vmodel *m, uint64_t bus, uint16_t v)
 {
     uint8_t b[2];
 
-    vm_put16(b, v);
+    vm_gput16(m, b, v);
     sim_dma_write(m->s, bus, b, 2);
 }
 
@@ -87,7 +88,7 @@ void vm_wr32(struct vmodel *m, uint64_t bus, uint32_t v)
 {
     uint8_t b[4];
 
-    vm_put32(b, v);
+    vm_gput32(m, b, v);
     sim_dma_write(m->s, bus, b, 4);
 }
 
@@ -95,7 +96,7 @@ void vm_wr64(struct vmodel *m, uint64_t bus, uint64_t v)
 {
     uint8_t b[8];
 
-    vm_put64(b, v);
+    vm_gput64(m, b, v);
     sim_dma_write(m->s, bus, b, 8);
 }
 
@@ -736,7 +737,7 @@ void vmodel_config_changed(struct vmodel *m)
     }
 }
 
-void vmodel_set_needs_reset(struct vmodel *m)
+void vm_stop_silently(struct vmodel *m)
 {
     unsigned q;
 
@@ -747,6 +748,11 @@ void vmodel_set_needs_reset(struct vmodel *m)
             m->vq[q].timer = -1;
         }
     }
+}
+
+void vmodel_set_needs_reset(struct vmodel *m)
+{
+    vm_stop_silently(m);
     if (vm_is_legacy(m) || !(m->status & VMODEL_S_DRIVER_OK))
         return;
     m->status |= VMODEL_S_NEEDS_RESET;
@@ -810,6 +816,11 @@ unsigned vmodel_num_queues(const struct vmodel *m)
 bool vmodel_broken(const struct vmodel *m)
 {
     return m->broken;
+}
+
+bool vmodel_is_legacy(const struct vmodel *m)
+{
+    return vm_is_legacy(m);
 }
 
 bool vmodel_queue_enabled(const struct vmodel *m, unsigned q)

@@ -76,33 +76,58 @@ static unsigned blk_config_width(void *ctx, uint32_t off)
     return 1; /* heads, sectors, physical_block_exp, alignment_offset, writeback, unmap, unused */
 }
 
+/* Device config fields: little-endian, or host order while the driver uses the legacy interface
+ * (a big-endian legacy guest reads them in its own order, VIRTIO 1.2 4.1.4.8 / 4.2.4). The
+ * transports still return the bytes as the little-endian bus presents them. */
+static void cfg_put16(const struct vmodel_blk *b, uint8_t *p, uint16_t v)
+{
+    if (b->m != NULL)
+        vm_gput16(b->m, p, v);
+    else
+        vm_put16(p, v);
+}
+static void cfg_put32(const struct vmodel_blk *b, uint8_t *p, uint32_t v)
+{
+    if (b->m != NULL)
+        vm_gput32(b->m, p, v);
+    else
+        vm_put32(p, v);
+}
+static void cfg_put64(const struct vmodel_blk *b, uint8_t *p, uint64_t v)
+{
+    if (b->m != NULL)
+        vm_gput64(b->m, p, v);
+    else
+        vm_put64(p, v);
+}
+
 static void build_config(const struct vmodel_blk *b, uint8_t *c)
 {
     const struct vmodel_blk_cfg *k = &b->cfg;
 
     memset(c, 0, BLK_CFG_SIZE);
-    vm_put64(c + 0x00, b->capacity);
-    vm_put32(c + 0x08, k->size_max);
-    vm_put32(c + 0x0c, k->seg_max);
-    vm_put16(c + 0x10, k->cylinders);
+    cfg_put64(b, c + 0x00, b->capacity);
+    cfg_put32(b, c + 0x08, k->size_max);
+    cfg_put32(b, c + 0x0c, k->seg_max);
+    cfg_put16(b, c + 0x10, k->cylinders);
     c[0x12] = k->heads;
     c[0x13] = k->sectors;
-    vm_put32(c + 0x14, k->blk_size);
+    cfg_put32(b, c + 0x14, k->blk_size);
     c[0x18] = k->physical_block_exp;
     c[0x19] = k->alignment_offset;
-    vm_put16(c + 0x1a, k->min_io_size);
-    vm_put32(c + 0x1c, k->opt_io_size);
+    cfg_put16(b, c + 0x1a, k->min_io_size);
+    cfg_put32(b, c + 0x1c, k->opt_io_size);
     c[0x20] = b->wce ? 1u : 0u;
-    vm_put16(c + 0x22, (uint16_t)blk_num_queues((void *)(uintptr_t)b));
-    vm_put32(c + 0x24, k->max_discard_sectors);
-    vm_put32(c + 0x28, k->max_discard_seg);
-    vm_put32(c + 0x2c, k->discard_sector_alignment);
-    vm_put32(c + 0x30, k->max_write_zeroes_sectors);
-    vm_put32(c + 0x34, k->max_write_zeroes_seg);
+    cfg_put16(b, c + 0x22, (uint16_t)blk_num_queues((void *)(uintptr_t)b));
+    cfg_put32(b, c + 0x24, k->max_discard_sectors);
+    cfg_put32(b, c + 0x28, k->max_discard_seg);
+    cfg_put32(b, c + 0x2c, k->discard_sector_alignment);
+    cfg_put32(b, c + 0x30, k->max_write_zeroes_sectors);
+    cfg_put32(b, c + 0x34, k->max_write_zeroes_seg);
     c[0x38] = k->write_zeroes_may_unmap ? 1u : 0u;
-    vm_put32(c + 0x3c, k->max_secure_erase_sectors);
-    vm_put32(c + 0x40, k->max_secure_erase_seg);
-    vm_put32(c + 0x44, k->secure_erase_sector_alignment);
+    cfg_put32(b, c + 0x3c, k->max_secure_erase_sectors);
+    cfg_put32(b, c + 0x40, k->max_secure_erase_seg);
+    cfg_put32(b, c + 0x44, k->secure_erase_sector_alignment);
 }
 
 static uint32_t blk_config_read(void *ctx, uint32_t off, unsigned width)
@@ -396,20 +421,20 @@ static uint8_t do_ranges(struct req *r, uint32_t type)
     for (i = 0; i < len; i += 16u) { /* validate everything before touching the media */
         if (!vmodel_chain_read(r->m, c, 16u + i, e, sizeof(e)))
             return VMODEL_BLK_S_IOERR;
-        r->log.flags |= vm_le32(e + 12);
-        r->log.num_sectors += vm_le32(e + 8);
+        r->log.flags |= vm_g32(r->m, e + 12);
+        r->log.num_sectors += vm_g32(r->m, e + 8);
         if (i == 0)
-            r->log.sector = vm_le64(e);
-        st = check_range(r, &l, vm_le64(e), vm_le32(e + 8), vm_le32(e + 12));
+            r->log.sector = vm_g64(r->m, e);
+        st = check_range(r, &l, vm_g64(r->m, e), vm_g32(r->m, e + 8), vm_g32(r->m, e + 12));
         if (st != VMODEL_BLK_S_OK)
             return st;
-        if (ioerr_injected(r, vm_le64(e), vm_le32(e + 8)))
+        if (ioerr_injected(r, vm_g64(r->m, e), vm_g32(r->m, e + 8)))
             return VMODEL_BLK_S_IOERR;
     }
     for (i = 0; i < len; i += 16u) {
         uint8_t fill = type == VMODEL_BLK_T_WRITE_ZEROES ? 0u : b->cfg.discard_fill;
         vmodel_chain_read(r->m, c, 16u + i, e, sizeof(e));
-        memset(b->media + vm_le64(e) * SECTOR, fill, (size_t)vm_le32(e + 8) * SECTOR);
+        memset(b->media + vm_g64(r->m, e) * SECTOR, fill, (size_t)vm_g32(r->m, e + 8) * SECTOR);
     }
     if (type == VMODEL_BLK_T_WRITE_ZEROES && (r->log.flags & VMODEL_BLK_WZ_F_UNMAP))
         b->st.write_zeroes_unmap++;
@@ -474,8 +499,8 @@ static int64_t blk_handle(void *ctx, struct vmodel *m, struct vmodel_chain *c)
         shape_error(&r, "request without a readable 16-byte header");
         status = VMODEL_BLK_S_IOERR;
     } else {
-        r.log.type = vm_le32(hdr);
-        r.log.sector = vm_le64(hdr + 8);
+        r.log.type = vm_g32(m, hdr); /* 5.2.6.3: guest-endian on the legacy interface */
+        r.log.sector = vm_g64(m, hdr + 8);
         status = execute(&r);
     }
     r.log.status = status;

@@ -101,6 +101,11 @@ bool vm_fault_on_consume(struct vm_vq *vq, struct vmodel_chain *c, uint16_t firs
         vmodel_set_needs_reset(m);
         return true;
     }
+    if (sim_fault_hit(m->s, VMODEL_FAULT_DEVICE_HANG, NULL)) {
+        hold(vq, c);
+        vm_stop_silently(m);
+        return true;
+    }
     if (stall_applies(vq)) {
         hold(vq, c);
         return true;

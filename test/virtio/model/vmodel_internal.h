@@ -11,6 +11,8 @@
 #ifndef VMODEL_INTERNAL_H
 #define VMODEL_INTERNAL_H
 
+#include <string.h>
+
 #include "virtio_model.h"
 
 /* Split ring (2.7) */
@@ -135,6 +137,8 @@ void vm_driver_error(struct vmodel *m, const char *fmt, ...) __attribute__((form
 /** A driver error that a real device answers by stopping (QEMU virtio_error). */
 void vm_device_error(struct vmodel *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool vm_is_legacy(const struct vmodel *m);
+/** Stop processing every queue until a device reset (no status change, no interrupt). */
+void vm_stop_silently(struct vmodel *m);
 bool vm_has(const struct vmodel *m, uint64_t feature); /* negotiated */
 void vm_status_write(struct vmodel *m, uint8_t val);
 uint8_t vm_status_read(struct vmodel *m);
@@ -214,7 +218,7 @@ bool vm_fault_on_consume(struct vm_vq *vq, struct vmodel_chain *c, uint16_t firs
 void vm_fault_push_used(struct vm_vq *vq, struct vmodel_chain *c);
 bool vm_fault_irq_lost(struct vm_vq *vq);
 
-/* ---- little-endian helpers over DMA ------------------------------------------------------------
+/* ---- guest-order accessors over DMA (little-endian, or host order on a legacy interface) -------
  */
 uint16_t vm_rd16(struct vmodel *m, uint64_t bus);
 uint32_t vm_rd32(struct vmodel *m, uint64_t bus);
@@ -249,6 +253,61 @@ static inline void vm_put64(uint8_t *p, uint64_t v)
 {
     vm_put32(p, (uint32_t)v);
     vm_put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* ---- guest-order helpers --------------------------------------------------------------------
+ * Fields the driver and device share in memory or in device config are little-endian on the
+ * modern interface, and in the guest's native order on the legacy one (MMIO v1, PCI legacy, a
+ * transitional device driven through BAR0: VIRTIO 1.2 2.4.3, 2.7 and 5.2.6 legacy notes). The
+ * guest is the host here, so legacy fields are plain host-order stores: on a big-endian host
+ * (tools/test-bigendian) the model then demands what a big-endian legacy guest must write. */
+static inline uint16_t vm_g16(const struct vmodel *m, const uint8_t *p)
+{
+    uint16_t v;
+
+    if (!vm_is_legacy(m))
+        return vm_le16(p);
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+static inline uint32_t vm_g32(const struct vmodel *m, const uint8_t *p)
+{
+    uint32_t v;
+
+    if (!vm_is_legacy(m))
+        return vm_le32(p);
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+static inline uint64_t vm_g64(const struct vmodel *m, const uint8_t *p)
+{
+    uint64_t v;
+
+    if (!vm_is_legacy(m))
+        return vm_le64(p);
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+static inline void vm_gput16(const struct vmodel *m, uint8_t *p, uint16_t v)
+{
+    if (!vm_is_legacy(m))
+        vm_put16(p, v);
+    else
+        memcpy(p, &v, sizeof(v));
+}
+static inline void vm_gput32(const struct vmodel *m, uint8_t *p, uint32_t v)
+{
+    if (!vm_is_legacy(m))
+        vm_put32(p, v);
+    else
+        memcpy(p, &v, sizeof(v));
+}
+static inline void vm_gput64(const struct vmodel *m, uint8_t *p, uint64_t v)
+{
+    if (!vm_is_legacy(m))
+        vm_put64(p, v);
+    else
+        memcpy(p, &v, sizeof(v));
 }
 
 #endif

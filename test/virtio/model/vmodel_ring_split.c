@@ -4,7 +4,8 @@
  * and indirect table parsing with every driver requirement checked, used ring production, and both
  * suppression schemes (flags, 2.7.7/2.7.10, and event index, 2.7.10).
  *
- * Layout (modern: three independent addresses; legacy: one PFN, see vm_legacy_ring_layout):
+ * Layout (modern: three independent addresses; legacy: one PFN, see vm_legacy_ring_layout; the
+ * "le" fields are in host order on the legacy interface, see vm_g16):
  *   desc:   struct { le64 addr; le32 len; le16 flags; le16 next; } [size]
  *   avail:  le16 flags; le16 idx; le16 ring[size]; le16 used_event;
  *   used:   le16 flags; le16 idx; struct { le32 id; le32 len; } ring[size]; le16 avail_event;
@@ -29,10 +30,10 @@ static struct desc read_desc(struct vmodel *m, uint64_t at)
     struct desc d;
 
     sim_dma_read(m->s, at, b, sizeof(b));
-    d.addr = vm_le64(b);
-    d.len = vm_le32(b + 8);
-    d.flags = vm_le16(b + 12);
-    d.next = vm_le16(b + 14);
+    d.addr = vm_g64(m, b);
+    d.len = vm_g32(m, b + 8);
+    d.flags = vm_g16(m, b + 12);
+    d.next = vm_g16(m, b + 14);
     return d;
 }
 

@@ -168,8 +168,13 @@ static uint32_t legacy_read(void *dev, uint64_t off, unsigned width)
 
     if (m->gone)
         return 0xffffffffu;
-    if (o >= cfg_base(m))
+    if (o >= cfg_base(m)) {
+        /* Config read through the legacy window: its fields are guest-endian, so a transitional
+           device not yet latched to an interface latches to the legacy one here. */
+        if (m->iface == VM_IFACE_NONE)
+            (void)vm_iface_use(m, VM_IFACE_LEGACY);
         return vm_config_read(m, o - cfg_base(m), width);
+    }
     return width_ok(m, o, width) ? reg_read(m, o) : 0u;
 }
 

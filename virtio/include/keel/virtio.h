@@ -291,13 +291,15 @@ uint8_t keel_virtio_status(struct keel_virtio_dev *dev);
  */
 
 /**
- * Raw natural-width accessors, for use inside a keel_virtio_config_read callback (a lone read is
- * not guaranteed consistent). Thread/init context of the device's owner.
+ * Natural-width accessors, for use inside a keel_virtio_config_read callback (a lone read is not
+ * guaranteed consistent). Values are in CPU order: little-endian fields on the modern interface,
+ * guest-endian (native) ones on the legacy interface. Thread/init context of the device's owner.
  */
 uint8_t keel_virtio_cfg8(struct keel_virtio_dev *dev, uint32_t off);
 uint16_t keel_virtio_cfg16(struct keel_virtio_dev *dev, uint32_t off);
 uint32_t keel_virtio_cfg32(struct keel_virtio_dev *dev, uint32_t off);
-/** 64-bit field as two 32-bit accesses (low first); consistent only inside the generation loop. */
+/** 64-bit field as two 32-bit accesses (lower address first); consistent only inside the
+    generation loop. */
 uint64_t keel_virtio_cfg64(struct keel_virtio_dev *dev, uint32_t off);
 /** Writes of driver-writable config fields, each one access at the field's natural width. */
 void keel_virtio_cfg_write8(struct keel_virtio_dev *dev, uint32_t off, uint8_t val);

@@ -13,14 +13,16 @@
  *    features of keel/virtio.h;
  *  - maps READ/WRITE buffers through the HAL (zero-copy unless the HAL bounces), one descriptor per
  *    DMA segment, and splits a request into several virtio requests to honour seg_max, size_max,
- *    the discard / write-zeroes / secure-erase limits and the HAL's segment limits;
+ *    the discard / write-zeroes / secure-erase limits and the HAL's segment limits (discard and
+ *    secure-erase split points on the device's alignment when it is a power of two);
  *  - addresses the device in 512-byte sectors whatever the logical block size (blk_size);
  *  - presets every status byte to 0xff and fails a request whose status the device never wrote;
  *  - emulates FUA with a flush after the write when the device has a write-back cache;
  *  - one virtqueue per block queue, each with one owner and no locks (MQ);
- *  - per-request timeouts: poll, then reset the queue (RING_RESET) or the device, fail the overdue
- *    requests with KEEL_ETIMEDOUT and resubmit the others (bounded by
- * KEEL_CONFIG_VIRTIO_BLK_RETRIES);
+ *  - per-request timeouts: poll, then reset the queue (RING_RESET) or the device (no RING_RESET,
+ *    a failed queue reset, or the same queue timing out again with nothing completed since its
+ *    queue reset), fail the overdue requests with KEEL_ETIMEDOUT and resubmit the others (bounded
+ *    by KEEL_CONFIG_VIRTIO_BLK_RETRIES);
  *  - DEVICE_NEEDS_RESET and broken queues (device protocol violations) trigger the same recovery;
  *    requests of a broken queue fail with KEEL_EPROTO;
  *  - configuration changes re-read capacity (resize) and the cache mode; new requests are checked
@@ -141,6 +143,8 @@ struct keel_vblk_stats {
     uint64_t status_unwritten; /* status byte never written by the device */
     uint64_t resizes;          /* capacity changes seen */
     uint64_t fua_flushes;      /* flushes issued to emulate FUA */
+    uint64_t escalations;      /* queue timeouts escalated to a device reset after a queue reset
+                                  that brought nothing back */
 };
 
 /** One in-flight virtio request (a request, or one piece of a split one). */
@@ -173,6 +177,8 @@ struct keel_vblk_queue {
     uint8_t depth;                              /* owner calls in progress (irq exclusion) */
     volatile bool irq_pending;                  /* the interrupt came while the owner was inside */
     uint8_t recover;                            /* recovery reason found by this queue */
+    bool reset_unproven; /* a timeout reset this queue and nothing completed on it since: the
+                            next timeout resets the device instead */
     /* scratch for building one request (owner only) */
     struct keel_dma_seg segs[KEEL_CONFIG_VIRTIO_MAX_SEGS];
     struct keel_vq_sg sg[KEEL_CONFIG_VIRTIO_MAX_SEGS];

@@ -7,7 +7,8 @@
  * slots it holds, how many bytes the device may write, and its indirect table. Ring memory the
  * device can write is read only for the two things the protocol says come from the device (used id
  * + length, and the suppression fields), and both are validated: an id out of range, an id that is
- * not the head of a chain in flight, a used length beyond the chain's device-writable bytes, a used
+ * not the head of a chain in flight (a free head, one already used, or one added but not yet
+ * published by a kick), a used length beyond the chain's device-writable bytes, a used
  * index that runs ahead of what was made available, or a descriptor rewritten behind the driver's
  * back (split rings) mark the queue broken. A broken queue accepts nothing and returns KEEL_EPROTO
  * until it is reset; its in-flight tokens are given back by keel_vq_detach once the device has been
@@ -99,6 +100,8 @@ struct keel_vq_inflight {
     uint16_t ind;   /* indirect table index, or KEEL_VQ_NO_IND */
     uint16_t last;  /* split: last descriptor of the chain */
     uint16_t nsg;   /* buffers in the chain (direct or indirect) */
+    uint16_t pos;   /* split: available ring index the head went to (published once the kick
+                       moved avail->idx past it) */
 };
 #define KEEL_VQ_NO_IND 0xffffu
 
@@ -106,7 +109,8 @@ struct keel_vq_inflight {
 enum keel_vq_violation {
     KEEL_VQ_OK = 0,
     KEEL_VQ_BAD_ID = 1,       /* used id out of range */
-    KEEL_VQ_NOT_HEAD = 2,     /* used id is not a chain head in flight (or was already used) */
+    KEEL_VQ_NOT_HEAD = 2,     /* used id is not a chain head in flight (free, already used, or
+                                 not yet made available) */
     KEEL_VQ_BAD_LEN = 3,      /* used length beyond the device-writable bytes */
     KEEL_VQ_BAD_IDX = 4,      /* used index moved further than what is in flight */
     KEEL_VQ_DESC_CHANGED = 5, /* a descriptor in flight was rewritten by the device */
