@@ -512,7 +512,7 @@ static void test_not_a_scsi_device_is_refused(void **state)
 
 static void discovery_on(enum vmodel_transport t, bool packed, bool irq)
 {
-    struct vst_params p = {t, packed, irq, SIM_MAP_TRANSLATE};
+    struct vst_params p = {t, packed, irq, SIM_MAP_TRANSLATE, 0, 0};
     struct vst v;
 
     vst_init(&v, &p, true);

@@ -13,7 +13,7 @@
 
 static void start(struct vst *v, bool irq)
 {
-    struct vst_params p = {VMODEL_PCI_MODERN, false, irq, SIM_MAP_TRANSLATE};
+    struct vst_params p = {VMODEL_PCI_MODERN, false, irq, SIM_MAP_TRANSLATE, 0, 0};
     vst_init(v, &p, false);
     vst_small_topology(v->sm);
 }

@@ -12,7 +12,7 @@
 
 static void start(struct vst *v, enum vmodel_transport t, bool packed, bool irq)
 {
-    struct vst_params p = {t, packed, irq, SIM_MAP_TRANSLATE};
+    struct vst_params p = {t, packed, irq, SIM_MAP_TRANSLATE, 0, 0};
     vst_init(v, &p, false);
     vst_small_topology(v->sm);
     assert_int_equal(vst_start(v), KEEL_OK);

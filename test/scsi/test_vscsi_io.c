@@ -6,13 +6,14 @@
  * cmd_per_lun, back-pressure with many requests in flight, interrupts, bounced mappings.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "vst.h"
 
 static void start(struct vst *v, enum vmodel_transport t, bool packed, bool irq,
                   enum sim_map_mode map)
 {
-    struct vst_params p = {t, packed, irq, map};
+    struct vst_params p = {t, packed, irq, map, 0, 0};
     vst_init(v, &p, true);
 }
 
@@ -97,6 +98,105 @@ static void test_requests_split_by_seg_max(void **state)
     assert_true(vscsi_dev_stats(v.d)->max_data_segs <= 2u);
     assert_true(v.vs->stats.splits > 0u);
     vst_finish(&v);
+}
+
+/*
+ * A piece is mapped again each time it is sent, and a resend (after a unit attention, BUSY, ...)
+ * may map into more segments than its first send did (bounce buffers, an IOMMU that hands out
+ * other pages): the resend is split to fit seg_max, the rest of the piece follows as further
+ * commands, and every block still lands where it belongs. `busy_again`: the first part of the
+ * split resend meets BUSY and is itself resent.
+ */
+static void resend_that_maps_into_more_segments(bool write, bool busy_again)
+{
+    enum { N = 64, LBA = 200, GUARD = 8 };
+    struct vst v;
+    struct vst_req r;
+    struct keel_blkdev *b;
+    uint8_t *buf, *want, guard[GUARD * 512], g2[GUARD * 512];
+    uint64_t rw_before, splits_before;
+
+    start(&v, VMODEL_PCI_MODERN, false, false, SIM_MAP_CONTIGUOUS);
+    v.dc.seg_max = 2;
+    assert_int_equal(vst_start(&v), KEEL_OK);
+    b = vst_disk(&v, 0, 0);
+    buf = aligned_alloc(4096, N * 512); /* 8 whole pages: 1 segment contiguous, ~8 translated */
+    want = malloc(N * 512);
+    assert_non_null(buf);
+    assert_non_null(want);
+    vst_fill(want, N * 512, write ? 31u : 32u);
+    if (write) {
+        memcpy(buf, want, N * 512);
+    } else {
+        memset(buf, 0xa5, N * 512);
+        assert_int_equal(scsi_model_media_write(v.sm, 0, 0, (uint64_t)LBA * 512, want, N * 512), 0);
+    }
+    vst_fill(guard, sizeof(guard), 33u);
+    assert_int_equal(
+        scsi_model_media_write(v.sm, 0, 0, (uint64_t)(LBA - GUARD) * 512, guard, sizeof(guard)), 0);
+    assert_int_equal(
+        scsi_model_media_write(v.sm, 0, 0, (uint64_t)(LBA + N) * 512, guard, sizeof(guard)), 0);
+
+    /* First send: one segment, answered UNIT ATTENTION (nothing transferred). */
+    scsi_model_set_ua(v.sm, 0, 0, 0x29, 0x00);
+    rw_before =
+        write ? scsi_model_lun_stats(v.sm, 0, 0)->writes : scsi_model_lun_stats(v.sm, 0, 0)->reads;
+    splits_before = v.vs->stats.splits;
+    vst_req_init(&r, &v, write ? KEEL_BLK_OP_WRITE : KEEL_BLK_OP_READ, 0, LBA, N, buf);
+    assert_int_equal(keel_blk_submit(b, &r.r), KEEL_OK);
+    assert_false(r.done);
+    assert_int_equal(vscsi_dev_last(v.d, 0)->status, KEEL_SCSI_STATUS_CHECK_CONDITION);
+    assert_int_equal(vscsi_dev_last(v.d, 0)->out_segs + vscsi_dev_last(v.d, 0)->in_segs, 1);
+    assert_int_equal(vscsi_dev_last(v.d, 0)->out_len + vscsi_dev_last(v.d, 0)->in_len, N * 512);
+
+    /* The resend maps page by page, scrambled: the whole piece no longer fits 2 segments. */
+    v.s->map_mode = SIM_MAP_TRANSLATE;
+    if (busy_again)
+        sim_fault_arm(v.s, SCSI_MODEL_F_STATUS, 0, 1,
+                      SCSI_MODEL_FP_LUN(0, 0) | SCSI_MODEL_FP_VALUE(KEEL_SCSI_STATUS_BUSY));
+    assert_int_equal(vst_wait(&v, b, &r, 1000), KEEL_OK);
+    if (busy_again)
+        assert_int_equal(sim_fault_fired(v.s, SCSI_MODEL_F_STATUS), 1);
+
+    if (write)
+        assert_true(vst_media_equals(&v, 0, 0, (uint64_t)LBA * 512, want, N * 512));
+    else
+        assert_memory_equal(buf, want, N * 512);
+    /* nothing outside the request's blocks was touched */
+    assert_int_equal(
+        scsi_model_media_read(v.sm, 0, 0, (uint64_t)(LBA - GUARD) * 512, g2, sizeof(g2)), 0);
+    assert_memory_equal(g2, guard, sizeof(guard));
+    assert_int_equal(scsi_model_media_read(v.sm, 0, 0, (uint64_t)(LBA + N) * 512, g2, sizeof(g2)),
+                     0);
+    assert_memory_equal(g2, guard, sizeof(guard));
+    /* the resend went out as several commands, none beyond seg_max, covering exactly N blocks */
+    assert_true((write ? scsi_model_lun_stats(v.sm, 0, 0)->writes
+                       : scsi_model_lun_stats(v.sm, 0, 0)->reads) -
+                    rw_before >=
+                2u);
+    assert_true(v.vs->stats.splits > splits_before);
+    assert_true(vscsi_dev_stats(v.d)->max_data_segs <= 2u);
+    assert_int_equal(b->stats[0].errors, 0);
+    free(buf);
+    free(want);
+
+    /* the disk keeps working with the scrambled mappings */
+    vst_roundtrip(&v, 0, 0, 1000, N, 34u);
+    vst_finish(&v);
+}
+
+static void test_resent_write_that_maps_into_more_segments_is_split(void **state)
+{
+    (void)state;
+    resend_that_maps_into_more_segments(true, false);
+    resend_that_maps_into_more_segments(true, true);
+}
+
+static void test_resent_read_that_maps_into_more_segments_is_split(void **state)
+{
+    (void)state;
+    resend_that_maps_into_more_segments(false, false);
+    resend_that_maps_into_more_segments(false, true);
 }
 
 static int write_flags(struct vst *v, uint8_t target, uint16_t lun, uint64_t lba, uint32_t n,
@@ -404,6 +504,8 @@ int main(void)
         cmocka_unit_test(test_requests_split_by_block_limits),
         cmocka_unit_test(test_requests_split_by_max_sectors),
         cmocka_unit_test(test_requests_split_by_seg_max),
+        cmocka_unit_test(test_resent_write_that_maps_into_more_segments_is_split),
+        cmocka_unit_test(test_resent_read_that_maps_into_more_segments_is_split),
         cmocka_unit_test(test_fua_is_native_with_dpofua),
         cmocka_unit_test(test_fua_is_a_sync_after_the_write_without_dpofua),
         cmocka_unit_test(test_flush_sends_synchronize_cache),

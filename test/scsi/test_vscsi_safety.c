@@ -12,6 +12,8 @@
  *    ended it (ABORT TASK, LUN reset, device reset, a device that gets to it late), and no DMA
  *    reaches an unmapped address (vst_finish checks the sim).
  */
+#include <string.h>
+
 #include <keel/endian.h>
 
 #include "vst.h"
@@ -36,7 +38,7 @@ static const struct col cols[] = {
 /* The small standard topology plus the 4 TiB LUN 0/7 (READ/WRITE(16) only). */
 static void setup(struct vst *v, const struct col *c)
 {
-    struct vst_params p = {c->t, c->packed, false, SIM_MAP_TRANSLATE};
+    struct vst_params p = {c->t, c->packed, false, SIM_MAP_TRANSLATE, 0, 0};
     struct scsi_model_lun_cfg lc;
 
     vst_init(v, &p, false);
@@ -220,8 +222,33 @@ static uint16_t id_only_on(const struct keel_vq *a, const struct keel_vq *b)
     return 0;
 }
 
+/* Ring fields in guest order: little-endian, host order on a legacy interface (2.7 legacy note). */
+static void ring_st16(bool legacy, uint8_t *p, uint16_t v)
+{
+    if (legacy)
+        memcpy(p, &v, sizeof(v));
+    else
+        keel_st_le16(p, v);
+}
+static void ring_st32(bool legacy, uint8_t *p, uint32_t v)
+{
+    if (legacy)
+        memcpy(p, &v, sizeof(v));
+    else
+        keel_st_le32(p, v);
+}
+static uint16_t ring_ld16(bool legacy, const uint8_t *p)
+{
+    uint16_t v;
+
+    if (!legacy)
+        return keel_ld_le16(p);
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
 /* Play the device: publish one used element with `id` on `vq` (ring memory is coherent). */
-static void forge_used(struct keel_vq *vq, uint16_t id, uint32_t len)
+static void forge_used(struct keel_vq *vq, bool legacy, uint16_t id, uint32_t len)
 {
     if (vq->packed) {
         uint8_t *d = vq->desc + (size_t)vq->next_used * 16u;
@@ -231,12 +258,12 @@ static void forge_used(struct keel_vq *vq, uint16_t id, uint32_t len)
         keel_wmb(vq->hal);
         keel_st_le16(d + 14, flags);
     } else {
-        uint16_t idx = keel_ld_le16(vq->device + 2);
+        uint16_t idx = ring_ld16(legacy, vq->device + 2);
         uint8_t *e = vq->device + 4 + 8u * (size_t)(idx & (vq->size - 1u));
-        keel_st_le32(e, id);
-        keel_st_le32(e + 4, len);
+        ring_st32(legacy, e, id);
+        ring_st32(legacy, e + 4, len);
         keel_wmb(vq->hal);
-        keel_st_le16(vq->device + 2, (uint16_t)(idx + 1u));
+        ring_st16(legacy, vq->device + 2, (uint16_t)(idx + 1u));
     }
 }
 
@@ -264,7 +291,8 @@ static void test_completion_on_another_request_queues_ring_never_completes_its_r
         assert_int_equal(keel_blk_submit(d, &a0.r), KEEL_OK);
         assert_int_equal(keel_blk_submit(d, &a1.r), KEEL_OK);
         assert_int_equal(keel_blk_submit(d, &b0.r), KEEL_OK);
-        forge_used(&v.vs->rq[1].vq, id_only_on(&v.vs->rq[0].vq, &v.vs->rq[1].vq), 12);
+        forge_used(&v.vs->rq[1].vq, v.vs->vdev.legacy, id_only_on(&v.vs->rq[0].vq, &v.vs->rq[1].vq),
+                   12);
 
         (void)keel_blk_poll(d, 1, 0);
         assert_false(a0.done);

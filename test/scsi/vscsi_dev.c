@@ -88,6 +88,50 @@ static uint64_t get64(const uint8_t *p)
     return (uint64_t)get32(p) | ((uint64_t)get32(p + 4) << 32);
 }
 
+/*
+ * Fields the driver and device share (request header id, response sense_len / residual, control
+ * requests, events, device config) are little-endian on the modern interface and guest-endian on
+ * the legacy one (VIRTIO 1.2 5.6.6 legacy notes, 4.1.4.8 / 4.2.4). The guest is the host here, so
+ * legacy fields are plain host-order stores (big-endian under tools/test-bigendian), as the virtio
+ * model does for its rings (vmodel_is_legacy).
+ */
+static bool guest_native(const struct vscsi_dev *d)
+{
+    return d->m != NULL && vmodel_is_legacy(d->m);
+}
+static void gput16(const struct vscsi_dev *d, uint8_t *p, uint16_t v)
+{
+    if (guest_native(d))
+        memcpy(p, &v, sizeof(v));
+    else
+        put16(p, v);
+}
+static void gput32(const struct vscsi_dev *d, uint8_t *p, uint32_t v)
+{
+    if (guest_native(d))
+        memcpy(p, &v, sizeof(v));
+    else
+        put32(p, v);
+}
+static uint32_t gget32(const struct vscsi_dev *d, const uint8_t *p)
+{
+    uint32_t v;
+
+    if (!guest_native(d))
+        return get32(p);
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+static uint64_t gget64(const struct vscsi_dev *d, const uint8_t *p)
+{
+    uint64_t v;
+
+    if (!guest_native(d))
+        return get64(p);
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
 static void shape_error(struct vscsi_dev *d, const char *what, unsigned q)
 {
     d->st.shape_errors++;
@@ -123,16 +167,16 @@ static unsigned dev_config_width(void *ctx, uint32_t off)
 static void build_config(const struct vscsi_dev *d, uint8_t *c)
 {
     memset(c, 0, CFG_SIZE);
-    put32(c + 0, d->cfg.num_queues ? d->cfg.num_queues : 1u);
-    put32(c + 4, d->cfg.seg_max);
-    put32(c + 8, d->cfg.max_sectors);
-    put32(c + 12, d->cfg.cmd_per_lun);
-    put32(c + 16, d->cfg.event_info_size);
-    put32(c + 20, d->sense_size);
-    put32(c + 24, d->cdb_size);
-    put16(c + 28, d->cfg.max_channel);
-    put16(c + 30, d->cfg.max_target);
-    put32(c + 32, d->cfg.max_lun);
+    gput32(d, c + 0, d->cfg.num_queues ? d->cfg.num_queues : 1u);
+    gput32(d, c + 4, d->cfg.seg_max);
+    gput32(d, c + 8, d->cfg.max_sectors);
+    gput32(d, c + 12, d->cfg.cmd_per_lun);
+    gput32(d, c + 16, d->cfg.event_info_size);
+    gput32(d, c + 20, d->sense_size);
+    gput32(d, c + 24, d->cdb_size);
+    gput16(d, c + 28, d->cfg.max_channel);
+    gput16(d, c + 30, d->cfg.max_target);
+    gput32(d, c + 32, d->cfg.max_lun);
 }
 
 static uint32_t dev_config_read(void *ctx, uint32_t off, unsigned width)
@@ -150,8 +194,13 @@ static uint32_t dev_config_read(void *ctx, uint32_t off, unsigned width)
 static void dev_config_write(void *ctx, uint32_t off, unsigned width, uint32_t val)
 {
     struct vscsi_dev *d = ctx;
+    uint8_t b[4];
 
     if ((off == 20u || off == 24u) && width == 4u) {
+        /* The transports hand over the bytes as the little-endian bus carries them; the field
+         * itself is in guest order. */
+        put32(b, val);
+        val = gget32(d, b);
         d->st.size_writes++;
         /* QEMU refuses these as a device error; the spec leaves them undefined. */
         if ((off == 20u && val >= 65536u) || (off == 24u && val >= 256u)) {
@@ -263,8 +312,8 @@ static uint32_t finish(struct vscsi_dev *d, struct held *h, const struct scsi_mo
     }
     if (sim_fault_hit(d->s, VSCSI_FAULT_RESP_GARBAGE, &p))
         response = (uint8_t)(p ? p : 0x7eu);
-    put32(resp, sense_len);
-    put32(resp + 4, residual);
+    gput32(d, resp, sense_len);
+    gput32(d, resp + 4, residual);
     resp[10] = status;
     resp[11] = response;
     if (in_done != 0u)
@@ -411,7 +460,7 @@ static int64_t handle_req(struct vscsi_dev *d, struct vmodel_chain *c)
         free(h);
         return 0;
     }
-    h->tag = get64(h->cdb + 8);
+    h->tag = gget64(d, h->cdb + 8);
     h->log_idx = d->st.log_total;
     lg = log_new(d);
     lg->queue = c->queue;
@@ -518,7 +567,7 @@ static uint8_t run_tmf(struct vscsi_dev *d, uint32_t subtype, const uint8_t *l, 
 
 static int64_t handle_tmf(struct vscsi_dev *d, struct vmodel_chain *c, const uint8_t *req)
 {
-    uint32_t subtype = get32(req + 4);
+    uint32_t subtype = gget32(d, req + 4);
     uint8_t r;
 
     if (c->rd_len < 24u || c->wr_len < 1u) {
@@ -533,7 +582,7 @@ static int64_t handle_tmf(struct vscsi_dev *d, struct vmodel_chain *c, const uin
     if (sim_fault_hit(d->s, VSCSI_FAULT_TMF_IGNORE, NULL))
         r = S_OK;
     else
-        r = run_tmf(d, subtype, req + 8, get64(req + 16));
+        r = run_tmf(d, subtype, req + 8, gget64(d, req + 16));
     d->st.tmf_results[r & 15u]++;
     vmodel_chain_write(d->m, c, 0, &r, 1);
     return 1;
@@ -550,7 +599,7 @@ static int64_t handle_ctrl(struct vscsi_dev *d, struct vmodel_chain *c)
         shape_error(d, "control request without a type", c->queue);
         return 0;
     }
-    type = get32(req);
+    type = gget32(d, req);
     if (type == T_TMF)
         return handle_tmf(d, c, req);
     if (type == T_AN_QUERY || type == T_AN_SUBSCRIBE) {
@@ -562,7 +611,7 @@ static int64_t handle_ctrl(struct vscsi_dev *d, struct vmodel_chain *c)
             d->st.an_queries++;
         else
             d->st.an_subscribes++;
-        put32(resp, 0); /* event_actual: none supported (QEMU) */
+        gput32(d, resp, 0); /* event_actual: none supported (QEMU) */
         resp[4] = S_OK;
         vmodel_chain_write(d->m, c, 0, resp, 5);
         return 5;
@@ -594,9 +643,9 @@ static void ev_post(struct vscsi_dev *d, uint32_t event, const uint8_t *lun, uin
     memmove(&d->ev[0], &d->ev[1], (d->nev - 1u) * sizeof(d->ev[0]));
     d->nev--;
     memset(b, 0, sizeof(b));
-    put32(b, event);
+    gput32(d, b, event);
     memcpy(b + 4, lun, 8);
-    put32(b + 12, reason);
+    gput32(d, b + 12, reason);
     if (sim_fault_hit(d->s, VSCSI_FAULT_EVENT_BAD_LUN, &p))
         b[4] = (uint8_t)(p ? p : 2u);
     if (sim_fault_hit(d->s, VSCSI_FAULT_EVENT_SHORT, &p))

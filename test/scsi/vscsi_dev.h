@@ -33,6 +33,9 @@
  *    HOTPLUG negotiated, PARAM_CHANGE only with CHANGE negotiated (else filtered).
  *  - Device reset: every held command is dropped and the SCSI bus reset (scsi_model_reset: unit
  *    attention 29/00 on every LUN, as QEMU's bus reset does).
+ *  - Byte order: the fields driver and device share (request id, sense_len, residual, control
+ *    requests, events, configuration) are little-endian on the modern interface and in the guest's
+ *    (the host's) order on the legacy one, like the virtio model's rings (vmodel_is_legacy).
  *
  * Faults (sim_fault_arm with the ids below; 2100..2199 are reserved for this backend), on top of
  * the virtio model's (2000+) and the SCSI model's (3000+).

@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <keel/endian.h>
-
 #include "vst.h"
 
 #define VST_ARENA (16u << 20)
@@ -31,7 +29,7 @@ void vst_init(struct vst *v, const struct vst_params *p, bool standard)
 {
     memset(v, 0, sizeof(*v));
     v->p = *p;
-    v->s = sim_create(VST_ARENA);
+    v->s = sim_create_sized(p->arena ? p->arena : VST_ARENA, p->bounce ? p->bounce : 8u << 20);
     assert_non_null(v->s);
     v->s->map_mode = p->map;
     v->sm = scsi_model_create(v->s);
@@ -79,7 +77,7 @@ void vst_small_topology(struct scsi_model *sm)
 
 void vst_init_default(struct vst *v, bool standard)
 {
-    struct vst_params p = {VMODEL_PCI_MODERN, false, false, SIM_MAP_TRANSLATE};
+    struct vst_params p = {VMODEL_PCI_MODERN, false, false, SIM_MAP_TRANSLATE, 0, 0};
     vst_init(v, &p, standard);
 }
 
@@ -96,8 +94,6 @@ int vst_start(struct vst *v)
     struct keel_virtio_dev *d = &v->vs->vdev;
     int rc;
 
-    if (KEEL_BIG_ENDIAN && vmodel_transport_is_legacy(v->p.transport))
-        skip(); /* big-endian legacy guests are not modelled: see vmodel_transport_is_legacy */
     v->m = vscsi_dev_pair_create(v->s, &v->mc, &v->dc, v->sm, &v->d);
     assert_non_null(v->m);
     switch (v->p.transport) {

@@ -26,6 +26,8 @@ struct vst_params {
     bool packed;           /* offer RING_PACKED (modern transports only) */
     bool irq;              /* KEEL_VIRTIO_IRQ_AUTO, else polling */
     enum sim_map_mode map; /* how the sim maps caller buffers */
+    size_t arena;          /* DMA arena bytes (0: 16 MiB) */
+    size_t bounce;         /* bounce arena bytes (0: 8 MiB) */
 };
 
 #define VST_EV_LOG 128u

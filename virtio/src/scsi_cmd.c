@@ -136,7 +136,14 @@ static int build_cdb(const struct keel_vscsi_slot *s, uint8_t *cdb)
     }
 }
 
-/* Map caller data into q->segs; the first send of a READ/WRITE piece halves it until it fits. */
+/*
+ * Map caller data into q->segs. A READ/WRITE piece whose mapping needs more segments than the
+ * device takes is halved until it fits, on its first send as on a resend (a new mapping may well
+ * come out more fragmented: bounce buffers, an IOMMU). On the first send the request's issue
+ * cursor has not moved yet, so the blocks shed simply go to later pieces; on a resend they were
+ * already counted as issued, so the slot keeps them in s->rest and sends them itself, as further
+ * commands, once this part is done (keel_vscsi_slot_done).
+ */
 static int map_data(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s, unsigned *nsegs)
 {
     struct keel_vscsi *vs = q->vs;
@@ -144,17 +151,21 @@ static int map_data(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s, unsigned
 
     for (;;) {
         void *cookie = NULL;
+        uint32_t keep;
         int rc = hal->ops->dma_map(hal->ctx, s->buf, s->len, (enum keel_dma_dir)s->dir, q->segs,
                                    vs->seg_limit, nsegs, &cookie);
         if (rc == KEEL_OK) {
             s->cookie = cookie;
             return KEEL_OK;
         }
-        if (rc != KEEL_ENOSPC || s->kind != K_RW || !(s->flags & SF_FIRST))
+        if (rc != KEEL_ENOSPC || s->kind != K_RW)
             return rc == KEEL_ENOSPC ? KEEL_EFAULT : rc;
         if (s->blocks == 1u)
             return KEEL_EFAULT; /* one block needs more segments than the device takes */
-        s->blocks >>= 1;
+        keep = s->blocks >> 1;
+        if (!(s->flags & SF_FIRST))
+            s->rest += s->blocks - keep; /* contiguous with what this slot still owes */
+        s->blocks = keep;
         s->len = s->blocks << s->lunp->block_shift;
     }
 }

@@ -43,7 +43,7 @@ enum vscsi_kind { K_NONE = 0, K_RW = 1, K_SYNC = 2, K_UNMAP = 3, K_INTERNAL = 4 
 #define SF_RETRY    0x02u /* on the queue's retry list */
 #define SF_START    0x04u /* send START STOP UNIT (START = 1) before the command itself */
 #define SF_OVERDUE  0x08u /* timed out: escalation runs; ends with KEEL_ETIMEDOUT unless good */
-#define SF_FIRST    0x10u /* never sent yet (the data piece may still shrink to fit) */
+#define SF_FIRST    0x10u /* never sent: blocks a shrink sheds go back to the request's cursor */
 #define SF_STARTED  0x20u /* a START STOP UNIT was already sent for this command */
 
 #define NO_SLOT       0xffffu

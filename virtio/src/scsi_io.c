@@ -3,7 +3,8 @@
  * virtio-scsi block I/O: a block request becomes one or more SCSI commands ("pieces") on the
  * request queue its req->queue names. READ/WRITE pieces carry at most the LUN's per-command limit
  * (max_sectors, VPD B0h MAXIMUM TRANSFER LENGTH, 1 GiB) and at most seg_limit data descriptors
- * (halved on first send until the mapping fits); TRIM pieces are UNMAP commands within the B0h
+ * (halved until the mapping fits: on a resend, the blocks shed are sent by the same slot once the
+ * first part is done, see map_data in scsi_cmd.c); TRIM pieces are UNMAP commands within the B0h
  * limits; FLUSH, and FUA on a LUN without DPOFUA, is SYNCHRONIZE CACHE (after every data piece of
  * the write). Pieces of one request are issued in order, many per notification, at most the LUN's
  * share of cmd_per_lun at a time, and the request completes when its last piece does.
@@ -408,6 +409,19 @@ static void retry_or_end(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s,
     keel_vscsi_piece_end(q, s, err);
 }
 
+/* The part of a split resend that just succeeded: the slot goes on with the blocks after it. */
+static void next_part(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s)
+{
+    keel_vscsi_slot_unmap(q, s); /* with the buffer and length it was mapped with */
+    s->lba += s->blocks;
+    s->buf = (uint8_t *)s->buf + s->len;
+    s->blocks = s->rest;
+    s->rest = 0;
+    s->len = s->blocks << s->lunp->block_shift;
+    q->vs->stats.splits++;
+    requeue(q, s, 0, KEEL_OK); /* sent on the next pump, ahead of new pieces */
+}
+
 void keel_vscsi_slot_done(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s)
 {
     struct keel_vscsi *vs = q->vs;
@@ -436,6 +450,15 @@ void keel_vscsi_slot_done(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s)
         o.action = A_RETRY;
         o.err = KEEL_EIO;
         o.ua = false;
+    }
+    if (o.action == A_DONE && s->rest != 0u) {
+        /* A part of a resend that had to split: the rest of the piece follows (an overdue one
+         * is past its deadline, and what it still owes was never written or read). */
+        if (s->flags & SF_OVERDUE)
+            keel_vscsi_piece_end(q, s, KEEL_ETIMEDOUT);
+        else
+            next_part(q, s);
+        return;
     }
     if (o.action == A_DONE) {
         keel_vscsi_piece_end(q, s, KEEL_OK);

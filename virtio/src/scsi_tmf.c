@@ -20,7 +20,11 @@
 
 #include "scsi_internal.h"
 
-#define TMF_POLL_US 10u
+/* Polling for a TMF's answer: the first looks come quickly (a TMF usually completes at once), then
+ * the spacing doubles up to TMF_POLL_MAX_US, so a device that never answers is not hammered with
+ * ring reads for the whole KEEL_CONFIG_VSCSI_TMF_TIMEOUT_US. */
+#define TMF_POLL_US     10u
+#define TMF_POLL_MAX_US 1000u
 
 static uint8_t *ctrl_cpu(const struct keel_vscsi *vs, unsigned i)
 {
@@ -100,6 +104,7 @@ static int tmf_locked(struct keel_vscsi *vs, uint32_t subtype, uint8_t target, u
     const struct keel_hal *hal = vs->vdev.hal;
     struct keel_vq_sg sg[2];
     struct keel_deadline d;
+    uint32_t poll;
     unsigned i;
     uint8_t *p;
     int rc;
@@ -129,7 +134,7 @@ static int tmf_locked(struct keel_vscsi *vs, uint32_t subtype, uint8_t target, u
     count_tmf(vs, subtype);
     (void)keel_vq_kick(&vs->ctrl_vq);
     d = keel_deadline_in(hal, KEEL_CONFIG_VSCSI_TMF_TIMEOUT_US);
-    for (;;) {
+    for (poll = TMF_POLL_US;;) {
         rc = ctrl_reap(vs);
         if (rc != KEEL_OK)
             return rc;
@@ -139,7 +144,8 @@ static int tmf_locked(struct keel_vscsi *vs, uint32_t subtype, uint8_t target, u
             vs->ctrl_state[i] = CS_STUCK; /* the device still owns the slot */
             return KEEL_ETIMEDOUT;
         }
-        keel_delay_us(hal, TMF_POLL_US);
+        keel_delay_us(hal, poll);
+        poll = (poll << 1) < TMF_POLL_MAX_US ? poll << 1 : TMF_POLL_MAX_US;
     }
     vs->ctrl_state[i] = CS_FREE;
     return keel_vscsi_tmf_err(*(volatile uint8_t *)(p + KEEL_VIRTIO_SCSI_TMF_REQ_BYTES));

@@ -271,6 +271,7 @@ struct keel_vscsi_slot {
     void *buf;
     uint32_t len;
     uint32_t blocks;
+    uint32_t rest; /* blocks after this command the slot still sends (a resend split) */
     uint64_t lba;
     uint64_t tag;      /* virtio_scsi_req_cmd.id */
     uint64_t deadline; /* time the command is overdue */
