@@ -32,36 +32,32 @@ void keel_blkdev_mark_gone(struct keel_blkdev *dev)
         dev->gone = true;
 }
 
-static bool op_writes(uint8_t op)
-{
-    return op == KEEL_BLK_OP_WRITE || op == KEEL_BLK_OP_TRIM || op == KEEL_BLK_OP_WRITE_ZEROES;
-}
+/*
+ * What each operation is, looked up once per request: the two request flags it accepts (bits
+ * equal to KEEL_BLK_REQ_FUA / KEEL_BLK_REQ_UNMAP), whether it addresses a range, modifies the
+ * medium, needs a buffer, is bounded by max_discard, and which capability it needs.
+ */
+#define OPP_FLAGS   (KEEL_BLK_REQ_FUA | KEEL_BLK_REQ_UNMAP)
+#define OPP_RANGE   0x04u
+#define OPP_WRITES  0x08u
+#define OPP_BUF     0x10u
+#define OPP_DISCARD 0x20u
 
-static bool op_has_range(uint8_t op)
-{
-    return op != KEEL_BLK_OP_FLUSH;
-}
+static const uint8_t op_props[KEEL_BLK_OP_COUNT] = {
+    [KEEL_BLK_OP_READ] = OPP_RANGE | OPP_BUF,
+    [KEEL_BLK_OP_WRITE] = OPP_RANGE | OPP_WRITES | OPP_BUF | KEEL_BLK_REQ_FUA,
+    [KEEL_BLK_OP_FLUSH] = 0,
+    [KEEL_BLK_OP_TRIM] = OPP_RANGE | OPP_WRITES | OPP_DISCARD,
+    [KEEL_BLK_OP_WRITE_ZEROES] = OPP_RANGE | OPP_WRITES | OPP_DISCARD | KEEL_BLK_REQ_UNMAP,
+};
 
-/* The shape of the request on its own: operation, buffer, count, flags. */
-static int check_shape(const struct keel_blk_req *req)
-{
-    if (req->op >= KEEL_BLK_OP_COUNT || req->done == NULL)
-        return KEEL_EINVAL;
-    if (req->op == KEEL_BLK_OP_READ || req->op == KEEL_BLK_OP_WRITE) {
-        if (req->buf == NULL || req->count == 0u)
-            return KEEL_EINVAL;
-    } else if (op_has_range(req->op) && req->count == 0u) {
-        return KEEL_EINVAL;
-    }
-    if ((req->flags & KEEL_BLK_REQ_FUA) && req->op != KEEL_BLK_OP_WRITE)
-        return KEEL_EINVAL;
-    if ((req->flags & KEEL_BLK_REQ_UNMAP) && req->op != KEEL_BLK_OP_WRITE_ZEROES)
-        return KEEL_EINVAL;
-    return KEEL_OK;
-}
+static const uint32_t op_needs[KEEL_BLK_OP_COUNT] = {
+    [KEEL_BLK_OP_TRIM] = KEEL_BLK_F_TRIM,
+    [KEEL_BLK_OP_WRITE_ZEROES] = KEEL_BLK_F_WRITE_ZEROES,
+};
 
-/* What the driver at the root offers and allows. */
-static int check_root(const struct keel_blkdev *root, const struct keel_blk_req *req)
+/* What the driver at the root offers and allows (`p`: the operation's properties). */
+static int check_root(const struct keel_blkdev *root, const struct keel_blk_req *req, unsigned p)
 {
     uint32_t limit;
 
@@ -69,56 +65,79 @@ static int check_root(const struct keel_blkdev *root, const struct keel_blk_req 
         return KEEL_ENODEV;
     if (req->queue >= root->info.queue_count || req->queue >= KEEL_CONFIG_BLK_MAX_QUEUES)
         return KEEL_EINVAL;
-    if (op_writes(req->op) && (root->info.flags & KEEL_BLK_F_READ_ONLY))
+    if ((p & OPP_WRITES) && (root->info.flags & KEEL_BLK_F_READ_ONLY))
         return KEEL_EROFS;
-    if (req->op == KEEL_BLK_OP_TRIM && !(root->info.flags & KEEL_BLK_F_TRIM))
+    if ((root->info.flags & op_needs[req->op]) != op_needs[req->op])
         return KEEL_ENOTSUP;
-    if (req->op == KEEL_BLK_OP_WRITE_ZEROES && !(root->info.flags & KEEL_BLK_F_WRITE_ZEROES))
-        return KEEL_ENOTSUP;
-    if (!op_has_range(req->op))
+    if (!(p & OPP_RANGE))
         return KEEL_OK;
     limit = root->info.max_transfer;
-    if ((req->op == KEEL_BLK_OP_TRIM || req->op == KEEL_BLK_OP_WRITE_ZEROES) &&
-        root->info.max_discard != 0u)
+    if ((p & OPP_DISCARD) && root->info.max_discard != 0u)
         limit = root->info.max_discard;
     if (limit != 0u && req->count > limit)
         return KEEL_EINVAL;
     return KEEL_OK;
 }
 
-int keel_blk_check(struct keel_blkdev *dev, const struct keel_blk_req *req,
-                   struct keel_blkdev **root, uint64_t *abs_lba)
+static struct keel_blkdev *blk_fail(int *rc_out, int rc)
+{
+    *rc_out = rc;
+    return NULL;
+}
+
+/* keel_blk_check, inlined into keel_blk_submit (the hot path): the disk, or NULL with *rc set. */
+static inline __attribute__((always_inline)) struct keel_blkdev *
+blk_check(struct keel_blkdev *dev, const struct keel_blk_req *req, uint64_t *abs_lba, int *rc_out)
 {
     struct keel_blkdev *d;
     uint64_t lba;
+    unsigned p;
     int rc, depth = 0;
 
     if (dev == NULL || req == NULL)
-        return KEEL_EINVAL;
-    rc = check_shape(req);
-    if (rc != KEEL_OK)
-        return rc;
-    lba = op_has_range(req->op) ? req->lba : 0u;
+        return blk_fail(rc_out, KEEL_EINVAL);
+    /* The shape of the request on its own: operation, buffer, count, flags. */
+    if (req->op >= KEEL_BLK_OP_COUNT || req->done == NULL)
+        return blk_fail(rc_out, KEEL_EINVAL);
+    p = op_props[req->op];
+    if (((p & OPP_BUF) && req->buf == NULL) || ((p & OPP_RANGE) && req->count == 0u) ||
+        (req->flags & ~p & OPP_FLAGS) != 0u)
+        return blk_fail(rc_out, KEEL_EINVAL);
+    lba = (p & OPP_RANGE) ? req->lba : 0u;
     /* Walk from the device submitted to up to the disk, bounding the range at every level. */
     for (d = dev;; d = d->parent) {
         if (d->gone)
-            return KEEL_ENODEV;
-        if (op_writes(req->op) && d->access == KEEL_BLK_ACCESS_RO)
-            return KEEL_EROFS;
-        if (op_has_range(req->op) &&
+            return blk_fail(rc_out, KEEL_ENODEV);
+        if ((p & OPP_WRITES) && d->access == KEEL_BLK_ACCESS_RO)
+            return blk_fail(rc_out, KEEL_EROFS);
+        if ((p & OPP_RANGE) &&
             (lba > d->info.sector_count || req->count > d->info.sector_count - lba))
-            return KEEL_ERANGE;
+            return blk_fail(rc_out, KEEL_ERANGE);
         if (d->parent == NULL)
             break;
         if (++depth > 4 || d->parent->info.sector_size != d->info.sector_size)
-            return KEEL_EINVAL; /* a corrupt chain, not a partition of that disk */
+            return blk_fail(rc_out,
+                            KEEL_EINVAL); /* a corrupt chain, not a partition of that disk */
         /* A wrapped sum could land back inside the parent and pass its check. */
         if (d->start_lba > UINT64_MAX - lba)
-            return KEEL_ERANGE;
+            return blk_fail(rc_out, KEEL_ERANGE);
         lba += d->start_lba;
     }
-    rc = check_root(d, req);
+    rc = check_root(d, req, p);
     if (rc != KEEL_OK)
+        return blk_fail(rc_out, rc);
+    *abs_lba = lba;
+    return d;
+}
+
+int keel_blk_check(struct keel_blkdev *dev, const struct keel_blk_req *req,
+                   struct keel_blkdev **root, uint64_t *abs_lba)
+{
+    uint64_t lba;
+    int rc;
+    struct keel_blkdev *d = blk_check(dev, req, &lba, &rc);
+
+    if (d == NULL)
         return rc;
     *root = d;
     *abs_lba = lba;
@@ -131,9 +150,10 @@ int keel_blk_submit(struct keel_blkdev *dev, struct keel_blk_req *req)
     struct keel_blk_qstats *st;
     uint32_t max_before;
     uint64_t lba;
-    int rc = keel_blk_check(dev, req, &root, &lba);
+    int rc;
 
-    if (rc != KEEL_OK)
+    root = blk_check(dev, req, &lba, &rc);
+    if (root == NULL)
         return rc;
     req->dev = dev;
     req->dev_lba = lba;
@@ -177,14 +197,51 @@ int keel_blk_poll(struct keel_blkdev *dev, unsigned queue, unsigned budget)
     return root->ops->poll(root, queue, budget);
 }
 
+/* Where count-leading-zeros is one instruction (never a libgcc call: drivers link no runtime). */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) ||      \
+                          defined(__ARM_FEATURE_CLZ) || defined(__riscv_zbb))
+#define BLK_HAVE_CLZ 1
+#else
+#define BLK_HAVE_CLZ 0
+#endif
+
+/* Bits needed to write `v` (0 for 0). */
+static unsigned bit_length32(uint32_t v)
+{
+#if BLK_HAVE_CLZ
+    return v != 0u ? 32u - (unsigned)__builtin_clz(v) : 0u;
+#else
+    unsigned b = 0;
+    if (v >> 16) {
+        b += 16u;
+        v >>= 16;
+    }
+    if (v >> 8) {
+        b += 8u;
+        v >>= 8;
+    }
+    if (v >> 4) {
+        b += 4u;
+        v >>= 4;
+    }
+    if (v >> 2) {
+        b += 2u;
+        v >>= 2;
+    }
+    if (v >> 1) {
+        b += 1u;
+        v >>= 1;
+    }
+    return b + v;
+#endif
+}
+
 unsigned keel_blk_lat_bucket(uint64_t us)
 {
-    unsigned b = 0;
-    while (us != 0u && b + 1u < KEEL_CONFIG_BLK_LAT_BUCKETS) {
-        us >>= 1;
-        b++;
-    }
-    return b;
+    uint32_t hi = (uint32_t)(us >> 32);
+    unsigned b = hi != 0u ? 32u + bit_length32(hi) : bit_length32((uint32_t)us);
+
+    return b < KEEL_CONFIG_BLK_LAT_BUCKETS - 1u ? b : KEEL_CONFIG_BLK_LAT_BUCKETS - 1u;
 }
 
 /*
@@ -228,6 +285,41 @@ void keel_blk_complete(struct keel_blk_req *req, int status)
     st->latency_hist[keel_blk_lat_bucket(now >= req->start_us ? now - req->start_us : 0u)]++;
     req->status = status;
     req->done(req);
+}
+
+/* The disk serving `dev` when `queue` names one of its queues, else NULL. */
+static struct keel_blkdev *queue_root(struct keel_blkdev *dev, unsigned queue)
+{
+    struct keel_blkdev *root;
+
+    if (dev == NULL)
+        return NULL;
+    root = root_of(dev);
+    if (root->ops == NULL || queue >= root->info.queue_count || queue >= KEEL_CONFIG_BLK_MAX_QUEUES)
+        return NULL;
+    return root;
+}
+
+int keel_blk_plug(struct keel_blkdev *dev, unsigned queue)
+{
+    struct keel_blkdev *root = queue_root(dev, queue);
+
+    if (root == NULL)
+        return KEEL_EINVAL;
+    if (root->batch != NULL && root->batch->plug != NULL)
+        root->batch->plug(root, queue);
+    return KEEL_OK;
+}
+
+int keel_blk_unplug(struct keel_blkdev *dev, unsigned queue)
+{
+    struct keel_blkdev *root = queue_root(dev, queue);
+
+    if (root == NULL)
+        return KEEL_EINVAL;
+    if (root->batch != NULL && root->batch->unplug != NULL)
+        root->batch->unplug(root, queue);
+    return KEEL_OK;
 }
 
 void keel_blk_note_retry(struct keel_blk_req *req)

@@ -273,6 +273,11 @@ static void test_latency_histogram_counts_every_completion(void **state)
     assert_int_equal(keel_blk_lat_bucket(1), 1);
     assert_int_equal(keel_blk_lat_bucket(3), 2);
     assert_int_equal(keel_blk_lat_bucket(1024), 11);
+    assert_int_equal(keel_blk_lat_bucket(1023), 10);
+    assert_int_equal(keel_blk_lat_bucket((1u << 22) - 1u), 22);
+    assert_int_equal(keel_blk_lat_bucket(1u << 22),
+                     KEEL_CONFIG_BLK_LAT_BUCKETS > 23 ? 23 : KEEL_CONFIG_BLK_LAT_BUCKETS - 1);
+    assert_int_equal(keel_blk_lat_bucket(1ull << 32), KEEL_CONFIG_BLK_LAT_BUCKETS - 1);
     assert_int_equal(keel_blk_lat_bucket(UINT64_MAX), KEEL_CONFIG_BLK_LAT_BUCKETS - 1);
 }
 
@@ -307,6 +312,55 @@ static void test_child_device_maps_and_bounds_lbas(void **state)
     assert_int_equal(keel_blkdev_set_access(&f->rd->dev, KEEL_BLK_ACCESS_RO), KEEL_OK);
     assert_int_equal(keel_blk_write(&part, 0, 0, 1, buf, 0), KEEL_EROFS);
     assert_true(part.stats[0].bytes_written == 1024);
+}
+
+/* Batching: the layer forwards plug/unplug to the disk's driver (also from a partition), checks
+ * the queue, and is a no-op for a driver without batching. */
+static unsigned plugs[2], unplugs[2];
+
+static void count_plug(struct keel_blkdev *dev, unsigned queue)
+{
+    (void)dev;
+    plugs[queue]++;
+}
+
+static void count_unplug(struct keel_blkdev *dev, unsigned queue)
+{
+    (void)dev;
+    unplugs[queue]++;
+}
+
+static void test_plug_unplug_reach_the_driver_or_do_nothing(void **state)
+{
+    static const struct keel_blkdev_batch_ops ops = {count_plug, count_unplug};
+    struct fixture *f = *state;
+    struct keel_blkdev part;
+    struct keel_blkdev_info info = {0};
+    uint8_t buf[512];
+
+    assert_null(f->rd->dev.batch); /* keel_blkdev_init leaves batching off */
+    assert_int_equal(keel_blk_plug(&f->rd->dev, 0), KEEL_OK);
+    assert_int_equal(keel_blk_read(&f->rd->dev, 0, 0, 1, buf, 0), KEEL_OK);
+    assert_int_equal(keel_blk_unplug(&f->rd->dev, 0), KEEL_OK);
+    f->rd->dev.batch = &ops;
+    info.sector_size = 512;
+    info.sector_count = 100;
+    info.queue_count = 2;
+    keel_blkdev_init(&part, NULL, NULL, NULL, &info);
+    part.parent = &f->rd->dev;
+    assert_int_equal(keel_blk_plug(&part, 1), KEEL_OK);
+    assert_int_equal(keel_blk_unplug(&f->rd->dev, 1), KEEL_OK);
+    assert_int_equal(keel_blk_plug(&f->rd->dev, 0), KEEL_OK);
+    assert_int_equal(plugs[1], 1);
+    assert_int_equal(unplugs[1], 1);
+    assert_int_equal(plugs[0], 1);
+    assert_int_equal(unplugs[0], 0);
+    /* the ramdisk has two queues; bad arguments never reach the driver */
+    assert_int_equal(keel_blk_plug(&f->rd->dev, 2), KEEL_EINVAL);
+    assert_int_equal(keel_blk_unplug(&part, 2), KEEL_EINVAL);
+    assert_int_equal(keel_blk_plug(NULL, 0), KEEL_EINVAL);
+    assert_int_equal(plugs[0] + plugs[1] + unplugs[0] + unplugs[1], 3);
+    f->rd->dev.batch = NULL;
 }
 
 /* A child whose start_lba makes the absolute LBA wrap must not land back inside the disk. */
@@ -459,6 +513,7 @@ int main(void)
         T(test_latency_histogram_counts_every_completion),
         T(test_child_device_maps_and_bounds_lbas),
         T(test_child_start_lba_overflow_is_erange_not_a_wrap),
+        T(test_plug_unplug_reach_the_driver_or_do_nothing),
         T(test_looping_parent_chain_is_invalid_not_a_hang),
         T(test_blocking_helpers_refuse_queue_numbers_that_would_truncate),
         T(test_completion_with_unchecked_queue_touches_no_stats),

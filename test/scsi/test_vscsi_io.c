@@ -497,6 +497,50 @@ static void test_out_of_range_and_bad_queue_are_refused(void **state)
     vst_finish(&v);
 }
 
+/* keel_blk_plug / keel_blk_unplug: a batch of commands costs one notification at most, every
+ * request completes with the right data, across ring wraps. */
+static void test_batched_submissions_notify_once(void **state)
+{
+    enum { N = 7 };
+    struct vst v;
+    struct vst_req reqs[N];
+    uint8_t *w = malloc(64 * 512), bufs[N][512];
+    struct keel_blkdev *b;
+    struct keel_vq *vq;
+    uint64_t dn, vn;
+    unsigned round, i;
+
+    (void)state;
+    start(&v, VMODEL_PCI_MODERN, false, false, SIM_MAP_TRANSLATE);
+    v.mc.queue_size_max = 16; /* 30 batches of 7 wrap the ring */
+    assert_int_equal(vst_start(&v), KEEL_OK);
+    b = vst_disk(&v, 0, 0);
+    vq = &v.vs->rq[0].vq;
+    vst_fill(w, 64 * 512, 3);
+    assert_int_equal(keel_blk_write(b, 0, 0, 64, w, 0), KEEL_OK);
+    for (round = 0; round < 30; round++) {
+        uint64_t base = (round * N) & 31u;
+        dn = vmodel_stats(v.m)->vq[2].notifies;
+        vn = vq->stats.notifications;
+        assert_int_equal(keel_blk_plug(b, 0), KEEL_OK);
+        for (i = 0; i < N; i++) {
+            vst_req_init(&reqs[i], &v, KEEL_BLK_OP_READ, 0, base + i, 1, bufs[i]);
+            assert_int_equal(keel_blk_submit(b, &reqs[i].r), KEEL_OK);
+        }
+        assert_int_equal(vmodel_stats(v.m)->vq[2].notifies, dn); /* held back */
+        assert_int_equal(keel_blk_unplug(b, 0), KEEL_OK);
+        assert_int_equal(vmodel_stats(v.m)->vq[2].notifies - dn, 1);
+        assert_int_equal(vq->stats.notifications - vn, 1);
+        for (i = 0; i < N; i++) {
+            assert_int_equal(vst_wait(&v, b, &reqs[i], 100), KEEL_OK);
+            assert_memory_equal(bufs[i], w + (base + i) * 512, 512);
+        }
+    }
+    assert_int_equal(keel_blk_plug(b, 1), KEEL_EINVAL); /* one request queue only */
+    free(w);
+    vst_finish(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -518,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_interrupts_complete_requests_without_polling),
         cmocka_unit_test(test_bounced_mappings_are_synced_and_released),
         cmocka_unit_test(test_out_of_range_and_bad_queue_are_refused),
+        cmocka_unit_test(test_batched_submissions_notify_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -328,6 +328,7 @@ int keel_vblk_attach(struct keel_vblk *vb, const struct keel_vblk_opts *opts)
     enable_queue_irqs(vb);
     fill_info(vb, &info);
     keel_blkdev_init(&vb->blk, vb->vdev.hal, &keel_vblk_ops, vb, &info);
+    vb->blk.batch = &keel_vblk_batch_ops;
     vb->attached = true;
     KEEL_LOGI(vb->vdev.hal, "virtio-blk %s: %s, %llu x %u, %u queue(s), %s ring", info.name,
               keel_virtio_transport_name(&vb->vdev), (unsigned long long)info.sector_count,

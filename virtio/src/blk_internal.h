@@ -53,6 +53,7 @@ enum vblk_reason {
 };
 
 extern const struct keel_blkdev_ops keel_vblk_ops;
+extern const struct keel_blkdev_batch_ops keel_vblk_batch_ops;
 
 static inline uint32_t rq_flags(const struct keel_blk_req *r)
 {

@@ -472,30 +472,53 @@ static void settle(struct keel_vblk_queue *q, struct keel_blk_req *req)
     keel_vblk_finish(q, req);
 }
 
-void keel_vblk_pump(struct keel_vblk_queue *q)
+/* Issue what the pending list allows; true when it stopped for lack of ring or slot space. */
+static bool pump_issue(struct keel_vblk_queue *q)
 {
     struct keel_blk_req *req;
-    bool added = false;
 
-    if (q->vb->in_recovery || q->vb->dead || !q->vq.ready)
-        return;
     while ((req = q->pend_head) != NULL) {
         int rc = issue_one(q, req);
         if (rc == KEEL_EAGAIN)
-            break;
-        if (rc == ISSUE_MORE) {
-            added = true;
+            return true;
+        if (rc == ISSUE_MORE)
             continue;
-        }
-        if (rc == ISSUE_LAST)
-            added = true;
         pend_pop(q);
         if (rc < 0)
             rq_note_err(req, rc);
         settle(q, req);
     }
-    /* Many pieces, one notification (when the device wants one at all). */
-    if (added)
+    return false;
+}
+
+static bool pump_allowed(const struct keel_vblk_queue *q)
+{
+    return !q->vb->in_recovery && !q->vb->dead && q->vq.ready;
+}
+
+void keel_vblk_pump(struct keel_vblk_queue *q)
+{
+    if (!pump_allowed(q))
+        return;
+    (void)pump_issue(q);
+    /* Many pieces, one notification (when the device wants one at all); this also publishes what
+     * an open submission batch held back: a poll or an interrupt must not wait for unplug. */
+    if (q->vq.unkicked != 0u)
+        (void)keel_vq_kick(&q->vq);
+}
+
+/* The submit path: like keel_vblk_pump, but an open batch keeps holding the notification unless
+ * the ring or the slots ran full (the device must see the batch to make room). */
+static void pump_submit(struct keel_vblk_queue *q)
+{
+    bool full;
+
+    if (!pump_allowed(q))
+        return;
+    full = pump_issue(q);
+    /* keel_vq_kick_batch, spelt out: the common unplugged case is one test */
+    if (q->vq.unkicked != 0u &&
+        (!q->vq.plugged || full || q->vq.unkicked >= KEEL_CONFIG_VIRTIO_PLUG_MAX))
         (void)keel_vq_kick(&q->vq);
 }
 
@@ -686,7 +709,7 @@ static int queue_submit(struct keel_vblk *vb, struct keel_blk_req *req)
         q->next_deadline = dl;
     q_enter(q);
     keel_vblk_pend_push(q, req);
-    keel_vblk_pump(q);
+    pump_submit(q);
     /* An interrupt that came while we were inside was deferred to us: the requests it finished
      * (this one included) are completed here, since no other interrupt may ever come for them. */
     (void)q_leave(q, true);
@@ -743,6 +766,36 @@ const struct keel_blkdev_ops keel_vblk_ops = {
     .submit = op_submit,
     .poll = op_poll,
     .recover = op_recover,
+};
+
+static void op_plug(struct keel_blkdev *dev, unsigned queue)
+{
+    struct keel_vblk *vb = (struct keel_vblk *)dev->drv;
+
+    if (queue < vb->nq)
+        keel_vq_plug(&vb->q[queue].vq);
+}
+
+static void op_unplug(struct keel_blkdev *dev, unsigned queue)
+{
+    struct keel_vblk *vb = (struct keel_vblk *)dev->drv;
+    struct keel_vblk_queue *q;
+
+    if (queue >= vb->nq)
+        return;
+    q = &vb->q[queue];
+    q->vq.plugged = false;
+    if (q->vq.unkicked == 0u)
+        return; /* nothing held back */
+    q_enter(q);
+    if (pump_allowed(q))
+        (void)keel_vq_kick(&q->vq);
+    (void)q_leave(q, true);
+}
+
+const struct keel_blkdev_batch_ops keel_vblk_batch_ops = {
+    .plug = op_plug,
+    .unplug = op_unplug,
 };
 
 static void internal_done(struct keel_blk_req *req)

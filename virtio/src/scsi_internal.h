@@ -118,6 +118,7 @@ struct vscsi_icmd {
 };
 
 extern const struct keel_blkdev_ops keel_vscsi_blk_ops;
+extern const struct keel_blkdev_batch_ops keel_vscsi_blk_batch_ops;
 
 /* ---- request words ---- */
 static inline uint32_t rq_flags(const struct keel_blk_req *r)

@@ -314,14 +314,15 @@ static bool resend_due(struct keel_vscsi_rq *q)
     return added;
 }
 
-void keel_vscsi_pump(struct keel_vscsi_rq *q)
+/* Issue what the retry and pending lists allow; true when something could not go for lack of
+ * ring, slot or LUN space (the device must see what is queued to make room). */
+static bool pump_issue(struct keel_vscsi_rq *q)
 {
     struct keel_blk_req *req, *prev = NULL, *next;
-    bool added;
+    bool stuck = false;
 
-    if (q->vs->in_recovery || q->vs->dead || !q->vq.ready)
-        return;
-    added = resend_due(q);
+    if (q->retry_head != NO_SLOT)
+        (void)resend_due(q);
     for (req = q->pend_head; req != NULL; req = next) {
         struct keel_vscsi_lun *lun = keel_vscsi_req_lun(req);
         int rc;
@@ -329,12 +330,11 @@ void keel_vscsi_pump(struct keel_vscsi_rq *q)
         next = req->next;
         do {
             rc = issue_one(q, lun, req);
-            if (rc == ISSUE_MORE || rc == ISSUE_LAST)
-                added = true;
         } while (rc == ISSUE_MORE);
         if (rc == KEEL_EAGAIN)
-            break; /* queue full: later requests wait, in order */
+            return true; /* queue full: later requests wait, in order */
         if (rc == ISSUE_BLOCKED) {
+            stuck = true;
             prev = req; /* this LUN is saturated: its requests keep their order behind */
             continue;
         }
@@ -343,8 +343,36 @@ void keel_vscsi_pump(struct keel_vscsi_rq *q)
             rq_note_err(req, rc);
         settle(q, req);
     }
-    /* Many commands, one notification (when the device wants one at all). */
-    if (added)
+    return stuck;
+}
+
+static bool pump_allowed(const struct keel_vscsi_rq *q)
+{
+    return !q->vs->in_recovery && !q->vs->dead && q->vq.ready;
+}
+
+void keel_vscsi_pump(struct keel_vscsi_rq *q)
+{
+    if (!pump_allowed(q))
+        return;
+    (void)pump_issue(q);
+    /* Many commands, one notification (when the device wants one at all); this also publishes
+     * what an open submission batch held back: a poll or an interrupt must not wait for unplug. */
+    if (q->vq.unkicked != 0u)
+        (void)keel_vq_kick(&q->vq);
+}
+
+/* The submit path: an open batch keeps holding the notification unless something is stuck. */
+static void pump_submit(struct keel_vscsi_rq *q)
+{
+    bool stuck;
+
+    if (!pump_allowed(q))
+        return;
+    stuck = pump_issue(q);
+    /* keel_vq_kick_batch, spelt out: the common unplugged case is one test */
+    if (q->vq.unkicked != 0u &&
+        (!q->vq.plugged || stuck || q->vq.unkicked >= KEEL_CONFIG_VIRTIO_PLUG_MAX))
         (void)keel_vq_kick(&q->vq);
 }
 
@@ -602,7 +630,7 @@ static int op_submit(struct keel_blkdev *dev, struct keel_blk_req *req)
         q->next_deadline = dl;
     keel_vscsi_q_enter(q);
     keel_vscsi_pend_push(q, req);
-    keel_vscsi_pump(q);
+    pump_submit(q);
     /* An interrupt that came while we were inside was deferred to us: the requests it finished
      * (this one included) are completed here, since no other interrupt may ever come for them. */
     (void)keel_vscsi_q_leave(q, true);
@@ -650,4 +678,34 @@ const struct keel_blkdev_ops keel_vscsi_blk_ops = {
     .submit = op_submit,
     .poll = op_poll,
     .recover = op_recover,
+};
+
+static void op_plug(struct keel_blkdev *dev, unsigned queue)
+{
+    struct keel_vscsi_lun *lun = dev->drv;
+
+    if (queue < lun->vs->nrq)
+        keel_vq_plug(&lun->vs->rq[queue].vq);
+}
+
+static void op_unplug(struct keel_blkdev *dev, unsigned queue)
+{
+    struct keel_vscsi_lun *lun = dev->drv;
+    struct keel_vscsi_rq *q;
+
+    if (queue >= lun->vs->nrq)
+        return;
+    q = &lun->vs->rq[queue];
+    q->vq.plugged = false;
+    if (q->vq.unkicked == 0u)
+        return; /* nothing held back */
+    keel_vscsi_q_enter(q);
+    if (pump_allowed(q))
+        (void)keel_vq_kick(&q->vq);
+    (void)keel_vscsi_q_leave(q, true);
+}
+
+const struct keel_blkdev_batch_ops keel_vscsi_blk_batch_ops = {
+    .plug = op_plug,
+    .unplug = op_unplug,
 };

@@ -171,6 +171,7 @@ static void make_blkdev(struct keel_vscsi *vs, struct keel_vscsi_lun *e)
     info.queue_count = vs->nrq;
     info.flags = blk_flags(e);
     keel_blkdev_init(&e->blk, vs->vdev.hal, &keel_vscsi_blk_ops, e, &info);
+    e->blk.batch = &keel_vscsi_blk_batch_ops;
     e->has_blk = true;
     if (vs->opts.registry != NULL) {
         rc = keel_registry_add(vs->opts.registry, &e->blk);

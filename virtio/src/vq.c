@@ -77,6 +77,7 @@ static void vq_state_init(struct keel_vq *vq)
     keel_memset(vq->shadow, 0, sizeof(vq->shadow));
     vq->num_free = vq->size;
     vq->in_flight = 0;
+    vq->unkicked = 0;
     vq->broken = KEEL_VQ_OK;
     vq->ind_top = 0;
 #if KEEL_CONFIG_VIRTIO_INDIRECT_POOL > 0
@@ -316,6 +317,7 @@ int keel_vq_add(struct keel_vq *vq, const struct keel_vq_sg *sg, unsigned n_out,
         return rc;
     }
     vq->in_flight++;
+    vq->unkicked++;
     vq->stats.buffers++;
     vq->stats.bytes_out += rlen;
     vq->stats.occupancy = (uint32_t)(vq->size - vq->num_free);
@@ -330,6 +332,7 @@ bool keel_vq_kick_prepare(struct keel_vq *vq)
 
     if (!vq->ready || vq->broken != KEEL_VQ_OK)
         return false;
+    vq->unkicked = 0;
     need = vq->packed ? keel_vq_packed_kick_prepare(vq) : keel_vq_split_kick_prepare(vq);
     return need;
 }
@@ -346,6 +349,24 @@ bool keel_vq_kick(struct keel_vq *vq)
         return false;
     keel_vq_notify(vq);
     return true;
+}
+
+void keel_vq_plug(struct keel_vq *vq)
+{
+    vq->plugged = true;
+}
+
+bool keel_vq_unplug(struct keel_vq *vq)
+{
+    vq->plugged = false;
+    return keel_vq_kick(vq);
+}
+
+bool keel_vq_kick_batch(struct keel_vq *vq)
+{
+    if (vq->plugged && vq->unkicked < KEEL_CONFIG_VIRTIO_PLUG_MAX)
+        return false;
+    return keel_vq_kick(vq);
 }
 
 int keel_vq_get(struct keel_vq *vq, void **token, uint32_t *len)

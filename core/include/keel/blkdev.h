@@ -141,6 +141,23 @@ struct keel_blkdev_ops {
     int (*recover)(struct keel_blkdev *dev);
 };
 
+/**
+ * Optional submission batching a driver offers (keel_blk_plug / keel_blk_unplug). Kept apart from
+ * keel_blkdev_ops so drivers without it need no change: a driver that has it points
+ * keel_blkdev.batch here after keel_blkdev_init. Called by the layer only for a valid queue.
+ */
+struct keel_blkdev_batch_ops {
+    /**
+     * Open a submission batch on `queue`: submits still queue their requests, but the driver may
+     * hold back the doorbell / notification until unplug. The driver bounds what it holds back (a
+     * full queue, its own threshold and a poll of the queue publish the batch so far). Owner
+     * context of `queue`.
+     */
+    void (*plug)(struct keel_blkdev *dev, unsigned queue);
+    /** Close the batch: publish what it holds and notify the device at most once. Owner context. */
+    void (*unplug)(struct keel_blkdev *dev, unsigned queue);
+};
+
 /** A block device, embedded in or allocated by the caller; drivers fill it with keel_blkdev_init.
  */
 struct keel_blkdev {
@@ -148,10 +165,11 @@ struct keel_blkdev {
     const struct keel_blkdev_ops *ops; /* NULL for partitions: the layer forwards to the parent */
     void *drv;                         /* driver instance */
     const struct keel_hal *hal;
-    struct keel_blkdev *parent; /* partitions: the disk */
-    uint64_t start_lba;         /* partitions: first sector on the parent */
-    uint8_t access;             /* enum keel_blk_access */
-    bool gone;                  /* removed: submits fail with KEEL_ENODEV */
+    struct keel_blkdev *parent;                /* partitions: the disk */
+    uint64_t start_lba;                        /* partitions: first sector on the parent */
+    uint8_t access;                            /* enum keel_blk_access */
+    bool gone;                                 /* removed: submits fail with KEEL_ENODEV */
+    const struct keel_blkdev_batch_ops *batch; /* NULL: no batching (set after keel_blkdev_init) */
     struct keel_blk_qstats stats[KEEL_CONFIG_BLK_MAX_QUEUES];
 };
 
@@ -196,6 +214,20 @@ int keel_blk_submit(struct keel_blkdev *dev, struct keel_blk_req *req);
  * many, or < 0.
  */
 int keel_blk_poll(struct keel_blkdev *dev, unsigned queue, unsigned budget);
+
+/**
+ * Submission batching: between keel_blk_plug and keel_blk_unplug on `queue`, keel_blk_submit
+ * queues requests without notifying the device for each; keel_blk_unplug publishes them and rings
+ * at most one doorbell (and none when the device's notification suppression says it needs none).
+ * Same use on every driver; a driver without batching ignores both calls (each submit notifies).
+ * A batch left open is bounded by the driver: a full queue, the driver's own threshold (virtio:
+ * KEEL_CONFIG_VIRTIO_PLUG_MAX buffers) and keel_blk_poll on the queue publish what it holds so
+ * far, the batch staying open. Completion callbacks may run inside keel_blk_unplug. Returns 0, or
+ * KEEL_EINVAL for a bad device or queue. Thread safety: only the owner of `queue`; owner context,
+ * never blocks.
+ */
+int keel_blk_plug(struct keel_blkdev *dev, unsigned queue);
+int keel_blk_unplug(struct keel_blkdev *dev, unsigned queue);
 
 /*
  * Blocking helpers: split into max_transfer chunks, submit on `queue`, poll until done.

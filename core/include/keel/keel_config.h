@@ -156,6 +156,14 @@
 #define KEEL_CONFIG_VIRTIO_BLK_SLOTS 64
 #endif
 
+/*
+ * virtio: most buffers a submission batch (keel_blk_plug / keel_vq_plug) holds back before it is
+ * published and notified anyway: the bound for a batch the caller leaves open.
+ */
+#ifndef KEEL_CONFIG_VIRTIO_PLUG_MAX
+#define KEEL_CONFIG_VIRTIO_PLUG_MAX 32u
+#endif
+
 /* virtio-blk: resubmissions of a request after a device reset before it fails with KEEL_EIO. */
 #ifndef KEEL_CONFIG_VIRTIO_BLK_RETRIES
 #define KEEL_CONFIG_VIRTIO_BLK_RETRIES 2

@@ -17,6 +17,7 @@
  * Use:
  *   keel_vq_add(vq, sg, n_out, n_in, token)   one buffer (chain) per call, any number per kick
  *   keel_vq_kick(vq)                          publish + notify if the device asked for it
+ *   keel_vq_plug / keel_vq_kick_batch / keel_vq_unplug   one kick per batch of adds
  *   keel_vq_get(vq, &token, &len)             reap one used buffer (1), none (0), or < 0
  *   keel_vq_enable_irq / keel_vq_disable_irq  interrupt (used buffer notification) suppression
  *
@@ -170,6 +171,8 @@ struct keel_vq {
     uint16_t ind_top;
     uint16_t ind_count;
     uint16_t in_flight; /* buffers in flight */
+    uint16_t unkicked;  /* buffers added since the last kick decision */
+    bool plugged;       /* submission batch open: keel_vq_kick_batch holds notifications back */
 
     keel_vq_callback callback;
     void *cb_arg;
@@ -220,6 +223,18 @@ void keel_vq_notify(struct keel_vq *vq);
 
 /** keel_vq_kick_prepare then keel_vq_notify when needed. Returns true when notified. */
 bool keel_vq_kick(struct keel_vq *vq);
+
+/**
+ * Submission batching. keel_vq_plug opens a batch: keel_vq_kick_batch then holds the publication
+ * and the notification back until keel_vq_unplug, or until KEEL_CONFIG_VIRTIO_PLUG_MAX buffers are
+ * held (the bound for a batch left open). keel_vq_kick stays unconditional: a driver calls it
+ * whenever it must not wait (ring full, poll, interrupt, recovery). keel_vq_unplug closes the
+ * batch and kicks once (true when it notified). Owner context.
+ */
+void keel_vq_plug(struct keel_vq *vq);
+bool keel_vq_unplug(struct keel_vq *vq);
+/** keel_vq_kick unless a batch is open and holds fewer than KEEL_CONFIG_VIRTIO_PLUG_MAX buffers. */
+bool keel_vq_kick_batch(struct keel_vq *vq);
 
 /**
  * Reap one used buffer: 1 with *token and *len (validated) set, 0 when none is pending, KEEL_EPROTO
