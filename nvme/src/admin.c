@@ -217,7 +217,10 @@ static void copy_ascii(char *dst, const uint8_t *src, unsigned n)
     unsigned i, end = 0;
 
     for (i = 0; i < n; i++) {
-        char ch = (src[i] >= 0x20u && src[i] < 0x7fu) ? (char)src[i] : '?';
+        char ch = '?';
+
+        if (src[i] >= 0x20u && src[i] < 0x7fu)
+            ch = (char)src[i]; /* printable ASCII: the same value in any char */
         dst[i] = ch;
         if (ch != ' ')
             end = i + 1u;
@@ -243,7 +246,7 @@ void keel_nvme_parse_power_states(struct keel_nvme_ctrl *c, const uint8_t *id)
     if (n > KEEL_CONFIG_NVME_MAX_POWER_STATES)
         n = KEEL_CONFIG_NVME_MAX_POWER_STATES;
     for (i = 0; i < n; i++) {
-        const uint8_t *p = id + KEEL_NVME_IDC_PSD0 + KEEL_NVME_PSD_SIZE * i;
+        const uint8_t *p = id + KEEL_NVME_IDC_PSD0 + (size_t)KEEL_NVME_PSD_SIZE * i;
         struct keel_nvme_power_state *ps = &c->ps[i];
         uint16_t mp = keel_ld_le16(p);
 
@@ -273,7 +276,7 @@ void keel_nvme_parse_identify_ctrl(struct keel_nvme_ctrl *c, const uint8_t *id)
     c->rtd3e_us = keel_ld_le32(id + KEEL_NVME_IDC_RTD3E);
     c->oaes = keel_ld_le32(id + KEEL_NVME_IDC_OAES);
     for (i = 0; i < 3u; i++)
-        c->crdt[i] = keel_ld_le16(id + KEEL_NVME_IDC_CRDT1 + 2u * i);
+        c->crdt[i] = keel_ld_le16(id + KEEL_NVME_IDC_CRDT1 + (size_t)2u * i);
     c->oacs = keel_ld_le16(id + KEEL_NVME_IDC_OACS);
     c->acl = id[KEEL_NVME_IDC_ACL];
     c->aerl = id[KEEL_NVME_IDC_AERL];

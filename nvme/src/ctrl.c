@@ -475,7 +475,7 @@ static void take_ns_list(struct keel_nvme_ctrl *c)
 
     c->init.ncandidates = 0;
     for (i = 0; i < KEEL_NVME_IDENTIFY_SIZE / 4u; i++) {
-        uint32_t nsid = keel_ld_le32(p + 4u * i);
+        uint32_t nsid = keel_ld_le32(p + (size_t)4u * i);
 
         if (nsid == 0u || c->init.ncandidates == KEEL_CONFIG_NVME_MAX_NAMESPACES)
             break;

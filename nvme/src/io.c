@@ -91,7 +91,7 @@ static int build_dsm(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, struct
     if (take_prp_page(q, s, &p) != KEEL_OK)
         return KEEL_EAGAIN;
     for (i = 0; i < nr; i++) {
-        uint8_t *e = p + KEEL_NVME_DSM_RANGE_SIZE * i;
+        uint8_t *e = p + (size_t)KEEL_NVME_DSM_RANGE_SIZE * i;
         keel_st_le32(e, 0); /* context attributes */
         keel_st_le32(e + 4, list ? rg[i].count : r->count);
         keel_st_le64(e + 8, list ? rg[i].lba : r->dev_lba);
@@ -431,21 +431,64 @@ int keel_nvme_io_poll(struct keel_nvme_qpair *q, unsigned budget)
 
 /* ---- synchronous extras -------------------------------------------------------------------- */
 
+/*
+ * The blocking helpers keep the mark that done() ran in the request (NVME_RF_EXEC_DONE in its
+ * private state), not in a variable of their own frame, and return only once it is set, or once
+ * nothing in the driver refers to the request any more. Read through a volatile access: in
+ * interrupt mode done() may run from the handler.
+ */
 static void exec_done(struct keel_blk_req *req)
 {
-    *(volatile bool *)req->user = true;
+    req->priv[NVME_REQ_STATE] |= (uintptr_t)NVME_RF_EXEC_DONE << 8;
+}
+
+static bool exec_finished(const struct keel_blk_req *req)
+{
+    const volatile uintptr_t *st = &req->priv[NVME_REQ_STATE];
+
+    return ((*st >> 8) & NVME_RF_EXEC_DONE) != 0u;
+}
+
+/*
+ * Wait for an accepted request. Past the deadline (the request's timeout plus the recovery grace;
+ * the driver's own escalation normally ends it first), or when polling finds the controller no
+ * longer usable, recovery takes the request back before this returns: a reset completes
+ * everything in flight once the device can no longer touch it, and when the reset cannot run (one
+ * is already under way elsewhere), keel_nvme_fence() fails the controller the same way. Either
+ * way done() has run, or the request is in no slot and not waiting, when this returns.
+ */
+static int exec_wait(struct keel_nvme_ctrl *c, struct keel_blk_req *req)
+{
+    struct keel_nvme_qpair *q = &c->io[req->queue];
+    struct keel_deadline d =
+        keel_deadline_in(c->hal, (uint64_t)req_timeout(req) + KEEL_CONFIG_BLK_RECOVERY_GRACE_US);
+    int rc;
+
+    for (;;) {
+        rc = keel_nvme_io_poll(q, 0);
+        if (exec_finished(req))
+            return req->status;
+        if (rc < 0 && c->life != KEEL_NVME_LIFE_RESETTING)
+            break; /* gone, failed or detached: their recovery completed what was in flight */
+        if (keel_deadline_passed(c->hal, d)) {
+            rc = KEEL_ETIMEDOUT;
+            break;
+        }
+    }
+    (void)keel_nvme_reset_now(c, false);
+    if (!exec_finished(req))
+        keel_nvme_fence(c);
+    return exec_finished(req) ? req->status : rc;
 }
 
 int keel_nvme_io_execute(struct keel_nvme_ns *ns, struct keel_blk_req *req)
 {
     struct keel_nvme_ctrl *c = ns->ctrl;
-    volatile bool fin = false;
-    uint32_t flags = req_flags(req);
+    uint32_t flags = req_flags(req) & ~NVME_RF_EXEC_DONE;
     struct keel_deadline d;
     int rc;
 
     req->done = exec_done;
-    req->user = (void *)&fin;
     req->dev = &ns->blk;
     req->dev_lba = req->lba;
     req->status = KEEL_EAGAIN;
@@ -453,7 +496,7 @@ int keel_nvme_io_execute(struct keel_nvme_ns *ns, struct keel_blk_req *req)
     d = keel_deadline_in(c->hal, req_timeout(req));
     for (;;) {
         req->start_us = nvme_now(c);
-        rc = submit(ns, req, flags);
+        rc = submit(ns, req, flags); /* refused (rc != 0): the driver keeps no reference */
         if (rc != KEEL_ENOSPC)
             break;
         (void)keel_nvme_io_poll(&c->io[req->queue], 0);
@@ -462,20 +505,7 @@ int keel_nvme_io_execute(struct keel_nvme_ns *ns, struct keel_blk_req *req)
     }
     if (rc != KEEL_OK)
         return rc;
-    d = keel_deadline_in(c->hal, (uint64_t)req_timeout(req) + KEEL_CONFIG_BLK_RECOVERY_GRACE_US);
-    while (!fin) {
-        rc = keel_nvme_io_poll(&c->io[req->queue], 0);
-        if (fin)
-            break;
-        if (rc < 0 && c->life != KEEL_NVME_LIFE_RESETTING)
-            return fin ? req->status : rc;
-        if (keel_deadline_passed(c->hal, d)) {
-            (void)keel_nvme_reset_now(c, false);
-            if (!fin)
-                return KEEL_ETIMEDOUT;
-        }
-    }
-    return req->status;
+    return exec_wait(c, req);
 }
 
 static int check_queue(const struct keel_nvme_ns *ns, unsigned queue)

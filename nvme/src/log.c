@@ -58,7 +58,7 @@ static void decode_smart(const uint8_t *p, struct keel_nvme_smart *out)
     out->warning_temp_minutes = keel_ld_le32(p + 192);
     out->critical_temp_minutes = keel_ld_le32(p + 196);
     for (i = 0; i < 8u; i++)
-        out->sensor_k[i] = keel_ld_le16(p + 200 + 2u * i);
+        out->sensor_k[i] = keel_ld_le16(p + 200 + (size_t)2u * i);
 }
 
 int keel_nvme_smart_log(struct keel_nvme_ctrl *ctrl, struct keel_nvme_smart *out)
@@ -97,7 +97,7 @@ int keel_nvme_error_log(struct keel_nvme_ctrl *ctrl, struct keel_nvme_error_entr
     rc = read_log(ctrl, KEEL_NVME_LOG_ERROR, entries * KEEL_NVME_LOG_ERROR_ENTRY_SIZE);
     *n = 0;
     for (i = 0; rc == KEEL_OK && i < entries; i++) {
-        p = (const uint8_t *)ctrl->buf_mem.cpu + i * KEEL_NVME_LOG_ERROR_ENTRY_SIZE;
+        p = (const uint8_t *)ctrl->buf_mem.cpu + (size_t)i * KEEL_NVME_LOG_ERROR_ENTRY_SIZE;
         out[i].error_count = keel_ld_le64(p);
         out[i].sqid = keel_ld_le16(p + 8);
         out[i].cid = keel_ld_le16(p + 10);
@@ -133,7 +133,10 @@ int keel_nvme_fw_slot_log(struct keel_nvme_ctrl *ctrl, struct keel_nvme_fw_slots
             /* ASCII, space padded (5.14.1.3): printable bytes only, trailing spaces dropped. */
             for (k = 0; k < 8u; k++) {
                 uint8_t ch = p[8u + 8u * i + k];
-                out->revision[i][k] = (ch >= 0x20u && ch < 0x7fu) ? (char)ch : '?';
+
+                out->revision[i][k] = '?';
+                if (ch >= 0x20u && ch < 0x7fu)
+                    out->revision[i][k] = (char)ch; /* printable ASCII: the same in any char */
                 if (ch != ' ' && ch != 0u)
                     end = k + 1u;
             }

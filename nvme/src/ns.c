@@ -26,7 +26,7 @@ static uint8_t check_format(const struct keel_nvme_ctrl *c, struct keel_nvme_ns 
 
     if (idx > nlbaf || idx >= KEEL_NVME_IDNS_MAX_LBAF)
         return refuse(c, ns->nsid, KEEL_NVME_NS_REFUSED_FORMAT, "FLBAS beyond NLBAF");
-    lbaf = keel_ld_le32(id + KEEL_NVME_IDNS_LBAF0 + 4u * idx);
+    lbaf = keel_ld_le32(id + KEEL_NVME_IDNS_LBAF0 + (size_t)4u * idx);
     lbads = (lbaf >> 16) & 0xffu;
     ns->ms = (uint16_t)(lbaf & 0xffffu);
     if (lbads < 9u || lbads > KEEL_CONFIG_NVME_MAX_LBA_SHIFT)
@@ -86,7 +86,6 @@ static const struct keel_blkdev_ops ns_ops = {ns_submit, ns_poll, ns_recover};
 void keel_nvme_ns_register(struct keel_nvme_ctrl *c, struct keel_nvme_ns *ns)
 {
     struct keel_blkdev_info info;
-    uint32_t max;
 
     if (ns->refusal != KEEL_NVME_NS_OK)
         return;
@@ -96,8 +95,8 @@ void keel_nvme_ns_register(struct keel_nvme_ctrl *c, struct keel_nvme_ns *ns)
     info.driver = "nvme";
     info.sector_size = 1u << ns->lba_shift;
     info.sector_count = ns->nsze;
-    max = KEEL_CONFIG_NVME_MAX_TRANSFER_BYTES >> ns->lba_shift;
-    info.max_transfer = max != 0u ? max : 1u;
+    /* At least one block: nvme_priv.h requires MAX_TRANSFER_BYTES >= 2^MAX_LBA_SHIFT. */
+    info.max_transfer = KEEL_CONFIG_NVME_MAX_TRANSFER_BYTES >> ns->lba_shift;
     info.max_discard = UINT32_MAX; /* one DSM range or Write Zeroes children */
     info.queue_count = c->nr_io;
     info.flags = KEEL_BLK_F_FUA;

@@ -23,6 +23,16 @@
 #if KEEL_CONFIG_NVME_PRP_PAGES_PER_CMD < 1 || KEEL_CONFIG_NVME_MAX_CMD_PAGES < 2
 #error "NVMe PRP configuration too small"
 #endif
+/* NPSS is at most 31 (32 descriptors at Identify bytes 2048..3071) and the APST table power.c
+ * builds has 32 entries (256 bytes): more would read past the descriptors and write past the table.
+ */
+#if KEEL_CONFIG_NVME_MAX_POWER_STATES < 1 || KEEL_CONFIG_NVME_MAX_POWER_STATES > 32
+#error "KEEL_CONFIG_NVME_MAX_POWER_STATES must be 1..32"
+#endif
+/* LBA data sizes accepted are 2^9 .. 2^MAX_LBA_SHIFT: a request must carry one block of any. */
+#if (KEEL_CONFIG_NVME_MAX_TRANSFER_BYTES >> KEEL_CONFIG_NVME_MAX_LBA_SHIFT) < 1
+#error "KEEL_CONFIG_NVME_MAX_TRANSFER_BYTES must hold one block of 2^KEEL_CONFIG_NVME_MAX_LBA_SHIFT"
+#endif
 
 /* Slot states. */
 enum {
@@ -54,6 +64,7 @@ enum {
 #define NVME_REQ_NS          3    /* struct keel_nvme_ns * */
 #define NVME_RF_COMPARE      0x1u /* READ op carrying a Compare */
 #define NVME_RF_RANGES       0x2u /* TRIM op: buf holds `count` keel_nvme_range entries */
+#define NVME_RF_EXEC_DONE    0x4u /* done() of a blocking helper's request ran (io.c) */
 
 /* A data buffer for an admin command: coherent DMA memory or a caller buffer to map. */
 struct nvme_xfer {
@@ -160,6 +171,8 @@ void keel_nvme_request_reset(struct keel_nvme_ctrl *c);
 void keel_nvme_abort_complete(struct keel_nvme_ctrl *c, struct keel_nvme_slot *s, uint16_t status,
                               uint32_t dw0);
 void keel_nvme_ctrl_gone(struct keel_nvme_ctrl *c);
+/* Stop the device's DMA for good and complete everything in flight (the controller fails). */
+void keel_nvme_fence(struct keel_nvme_ctrl *c);
 /* Complete every busy slot of every queue without the device: controller already quiet. */
 void keel_nvme_reclaim_all(struct keel_nvme_ctrl *c, bool resubmit, int err);
 

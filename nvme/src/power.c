@@ -63,7 +63,7 @@ static void build_apst(const struct keel_nvme_ctrl *c, uint8_t *table, uint32_t 
         uint64_t total, ms;
 
         if (target != 0u)
-            keel_st_le64(table + 8u * (unsigned)state, target);
+            keel_st_le64(table + (size_t)8u * (unsigned)state, target);
         if (!ps->non_operational || ps->exit_lat_us > max_latency_us)
             continue;
         total = (uint64_t)ps->entry_lat_us + ps->exit_lat_us;

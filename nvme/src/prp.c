@@ -15,16 +15,27 @@
 
 #include <keel/endian.h>
 
+/*
+ * Walks the page entries of a segment list seg_rules() accepted: the first segment's start, then
+ * every page boundary inside a segment, then the next segment's start. seg_rules() counted exactly
+ * that many entries, so build() never asks for more than the list holds; the iterator still knows
+ * the segment count and reports a walk past the last segment (`overrun`) instead of reading
+ * beyond the list, so that invariant is checked rather than trusted.
+ */
 struct prp_iter {
     const struct keel_dma_seg *sg;
-    unsigned i;
+    unsigned i, n;
+    bool overrun;
     uint64_t addr, end, page;
 };
 
-static uint64_t iter_first(struct prp_iter *it, const struct keel_dma_seg *sg, uint64_t page)
+static uint64_t iter_first(struct prp_iter *it, const struct keel_dma_seg *sg, unsigned n,
+                           uint64_t page)
 {
     it->sg = sg;
     it->i = 0;
+    it->n = n;
+    it->overrun = false;
     it->page = page;
     it->addr = sg[0].bus;
     it->end = sg[0].bus + sg[0].len;
@@ -36,6 +47,10 @@ static uint64_t iter_next(struct prp_iter *it)
 {
     it->addr = (it->addr & ~(it->page - 1u)) + it->page;
     if (it->addr >= it->end) {
+        if (it->i + 1u >= it->n) {
+            it->overrun = true; /* more entries than pages: never hand the device an address */
+            return 0;
+        }
         it->i++;
         it->addr = it->sg[it->i].bus;
         it->end = it->addr + it->sg[it->i].len;
@@ -91,29 +106,29 @@ static void fill_lists(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, stru
         uint32_t k, here = last ? entries : per_page - 1u;
 
         for (k = 0; k < here; k++)
-            keel_st_le64(page + 8u * k, iter_next(it));
+            keel_st_le64(page + (size_t)8u * k, iter_next(it));
         entries -= here;
         if (!last)
-            keel_st_le64(page + 8u * (per_page - 1u),
+            keel_st_le64(page + (size_t)8u * (per_page - 1u),
                          q->prp_mem.bus + ((uint64_t)s->list[l + 1u] << shift));
     }
 }
 
 static int build(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, const struct keel_dma_seg *sg,
-                 uint32_t pages)
+                 unsigned nseg, uint32_t pages)
 {
     unsigned shift = q->ctrl->page_shift;
     uint32_t per_page = 1u << (shift - 3u);
     struct prp_iter it;
     unsigned nlist, l;
 
-    s->sqe.prp1 = keel_cpu_to_le64(iter_first(&it, sg, 1ull << shift));
+    s->sqe.prp1 = keel_cpu_to_le64(iter_first(&it, sg, nseg, 1ull << shift));
     s->sqe.prp2 = 0;
     if (pages == 1u)
         return KEEL_OK;
     if (pages == 2u) {
         s->sqe.prp2 = keel_cpu_to_le64(iter_next(&it));
-        return KEEL_OK;
+        return it.overrun ? KEEL_EFAULT : KEEL_OK;
     }
     nlist = lists_needed(pages - 1u, per_page);
     if (nlist > KEEL_CONFIG_NVME_PRP_PAGES_PER_CMD)
@@ -125,6 +140,10 @@ static int build(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, const stru
     s->nlist = (uint8_t)nlist;
     s->sqe.prp2 = keel_cpu_to_le64(q->prp_mem.bus + ((uint64_t)s->list[0] << shift));
     fill_lists(q, s, &it, pages - 1u, per_page);
+    if (it.overrun) {
+        keel_nvme_prp_free(q, s);
+        return KEEL_EFAULT;
+    }
     return KEEL_OK;
 }
 
@@ -141,9 +160,12 @@ int keel_nvme_prp_map(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, void 
                            &nseg, &cookie);
     if (rc != KEEL_OK)
         return rc;
-    rc = seg_rules(q->segs, nseg, q->ctrl->page_shift, &pages);
+    /* A HAL that reports more segments than it may fill broke its contract: read none of them. */
+    rc = nseg <= KEEL_CONFIG_NVME_MAX_CMD_PAGES + 1u ? KEEL_OK : KEEL_EHAL;
     if (rc == KEEL_OK)
-        rc = build(q, s, q->segs, pages);
+        rc = seg_rules(q->segs, nseg, q->ctrl->page_shift, &pages);
+    if (rc == KEEL_OK)
+        rc = build(q, s, q->segs, nseg, pages);
     if (rc != KEEL_OK) {
         hal->ops->dma_unmap(hal->ctx, cookie, buf, len, dir);
         return rc;
@@ -167,7 +189,7 @@ int keel_nvme_prp_contig(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, ke
     rc = seg_rules(&sg, 1, q->ctrl->page_shift, &pages);
     if (rc != KEEL_OK)
         return rc;
-    return build(q, s, &sg, pages);
+    return build(q, s, &sg, 1, pages);
 }
 
 void keel_nvme_prp_free(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)

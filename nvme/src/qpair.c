@@ -12,15 +12,15 @@
 
 #include <keel/endian.h>
 
-/* CQ entry as the device writes it (4.6); read through a volatile pointer. */
-struct nvme_cqe {
-    uint32_t dw0;
-    uint32_t dw1;
-    uint16_t sqhd;
-    uint16_t sqid;
-    uint16_t cid;
-    uint16_t status;
-};
+/*
+ * A CQ entry (4.6) is four little-endian dwords the device writes: DW0 the command's result, DW1
+ * reserved, DW2 SQHD (15:0) and SQID (31:16), DW3 CID (15:0) and the status field with the phase
+ * tag in bit 16. Read as whole dwords through a volatile pointer, converted from little-endian.
+ */
+#define CQE_DWORDS 4u
+#define CQE_DW0    (KEEL_NVME_CQE_DW0 / 4u)
+#define CQE_DW2    (KEEL_NVME_CQE_SQHD / 4u)
+#define CQE_DW3    (KEEL_NVME_CQE_CID / 4u)
 
 static uint16_t ring_dist(const struct keel_nvme_qpair *q, uint16_t from, uint16_t to)
 {
@@ -241,32 +241,30 @@ static void cqe_handle(struct keel_nvme_qpair *q, uint32_t dw0, uint16_t sqhd, u
 unsigned keel_nvme_cq_reap(struct keel_nvme_qpair *q, unsigned budget)
 {
     const struct keel_hal *hal = q->ctrl->hal;
-    volatile struct nvme_cqe *ring = (volatile struct nvme_cqe *)q->cq_mem.cpu;
+    const volatile uint32_t *ring = (const volatile uint32_t *)q->cq_mem.cpu;
     unsigned n = 0, limit = budget != 0u ? budget : q->entries;
 
     if (ring == NULL)
         return 0;
     while (n < limit) {
-        volatile struct nvme_cqe *e = &ring[q->cq_head];
-        uint16_t st = keel_le16_to_cpu(e->status);
-        uint32_t dw0;
-        uint16_t sqhd, sqid, cid;
+        const volatile uint32_t *e = ring + (size_t)q->cq_head * CQE_DWORDS;
+        uint32_t dw0, dw2, dw3 = keel_le32_to_cpu(e[CQE_DW3]);
 
-        if ((st & 1u) != q->phase)
+        if (((dw3 >> 16) & 1u) != q->phase)
             break;
         /* 4.6.1: the phase tag says the entry is new; read it before the rest of the entry. */
         keel_rmb(hal);
-        dw0 = keel_le32_to_cpu(e->dw0);
-        sqhd = keel_le16_to_cpu(e->sqhd);
-        sqid = keel_le16_to_cpu(e->sqid);
-        cid = keel_le16_to_cpu(e->cid);
-        st = keel_le16_to_cpu(e->status);
+        dw0 = keel_le32_to_cpu(e[CQE_DW0]);
+        dw2 = keel_le32_to_cpu(e[CQE_DW2]);
+        dw3 = keel_le32_to_cpu(e[CQE_DW3]);
         q->cq_head = ring_next(q, q->cq_head);
         if (q->cq_head == 0u)
             q->phase ^= 1u;
         q->cq_unrung++;
         n++;
-        cqe_handle(q, dw0, sqhd, sqid, cid, (uint16_t)(st >> 1));
+        /* SQHD, SQID, CID, and the status field above the phase tag. */
+        cqe_handle(q, dw0, (uint16_t)dw2, (uint16_t)(dw2 >> 16), (uint16_t)dw3,
+                   (uint16_t)(dw3 >> 17));
         if (!nvme_dev_ok(q->ctrl))
             break; /* a handler found the controller gone or reset it: the ring is not ours */
     }

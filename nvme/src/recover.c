@@ -126,6 +126,22 @@ static void reset_failed(struct keel_nvme_ctrl *c)
     c->init.state = KEEL_NVME_INIT_FAILED;
 }
 
+/*
+ * The last resort of a blocking helper whose request is still in flight after its deadline and a
+ * reset (the reset could not run: one is already under way elsewhere). What a failed reset does:
+ * disable the controller or cut bus mastering, then complete everything in flight, so no request
+ * can complete later and no buffer can be written after its owner returned. A detached controller
+ * (DOWN) completed everything when it went down.
+ */
+void keel_nvme_fence(struct keel_nvme_ctrl *c)
+{
+    if (c->life == KEEL_NVME_LIFE_DOWN)
+        return;
+    KEEL_LOGE(c->hal, "nvme%u: a blocking request outlived recovery: failing the controller",
+              (unsigned)c->cfg.index);
+    reset_failed(c);
+}
+
 int keel_nvme_reset_now(struct keel_nvme_ctrl *c, bool resubmit)
 {
     int rc;

@@ -6,6 +6,8 @@
  */
 #include <stdlib.h>
 
+#include <keel/endian.h>
+
 #include "test_nvme_fixture.h"
 
 static struct {
@@ -369,13 +371,14 @@ static void test_apst_without_support_is_refused(void **state)
     nvt_done(&t);
 }
 
+/* A passthrough command: the SQE as it goes to the device, every field little-endian. */
 static struct keel_nvme_sqe mk(uint8_t opc, uint32_t cdw10)
 {
     struct keel_nvme_sqe c;
 
     memset(&c, 0, sizeof(c));
     c.opc = opc;
-    c.cdw10 = cdw10;
+    c.cdw10 = keel_cpu_to_le32(cdw10);
     return c;
 }
 
@@ -444,8 +447,8 @@ static void test_passthrough_identify_into_a_caller_buffer(void **state)
     nvt_init_state(&t, state);
     nvt_up(&t);
     c = mk(KEEL_NVME_ADM_IDENTIFY, KEEL_NVME_CNS_CTRL);
-    c.prp1 = 0xdead0000ull; /* ignored: PRPs and MPTR are the driver's */
-    c.mptr = 0xbeef0000ull;
+    c.prp1 = keel_cpu_to_le64(0xdead0000ull); /* ignored: PRPs and MPTR are the driver's */
+    c.mptr = keel_cpu_to_le64(0xbeef0000ull);
     assert_int_equal(keel_nvme_admin_passthru(t.c, &c, buf, 4096, NULL, &st, 0), KEEL_OK);
     assert_int_equal(st, 0);
     assert_int_equal(keel_nvme_identify(t.c, KEEL_NVME_CNS_CTRL, 0, ref), KEEL_OK);
@@ -486,7 +489,7 @@ static void test_enabled_destructive_opcode_reaches_the_device(void **state)
     nvt_init_state(&t, state);
     nvt_up(&t);
     c = mk(KEEL_NVME_ADM_FORMAT_NVM, 0);
-    c.nsid = 1;
+    c.nsid = keel_cpu_to_le32(1);
     assert_int_equal(keel_nvme_admin_passthru(t.c, &c, NULL, 0, NULL, &st, 0), KEEL_ENOTSUP);
     assert_int_equal(nvme_model_stats(t.m)->admin_cmds[KEEL_NVME_ADM_FORMAT_NVM], 0);
     keel_nvme_passthru_allow(t.c, KEEL_NVME_PT_ALLOW_FORMAT);

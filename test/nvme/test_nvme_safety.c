@@ -10,10 +10,13 @@
  *  - a timed-out read's buffer is never written after its callback ran, whatever the device does
  *    late (release a held command, post a delayed completion), and no DMA reaches an unmapped
  *    address (the sim counts that as a violation; nvt_done asserts there is none);
+ *  - a blocking helper (compare, deallocate) whose request lives on its own stack never returns
+ *    while a slot or the device can still reach that request or its buffer;
  *  - admin passthrough refuses every destructive opcode unless its own grant is set.
  */
 #include <stdlib.h>
 
+#include <keel/endian.h>
 #include <keel/part.h>
 
 #include "test_nvme_fixture.h"
@@ -332,7 +335,7 @@ static uint16_t busy_cid(struct nvt *t, unsigned qi)
 
     for (i = 0; i < q->nslots; i++) {
         if (q->slots[i].owner != NULL) {
-            cid = q->slots[i].sqe.cid;
+            cid = keel_le16_to_cpu(q->slots[i].sqe.cid); /* the SQE is little-endian */
             n++;
         }
     }
@@ -517,6 +520,54 @@ static void test_delayed_completion_after_the_timeout_never_touches_the_buffer(v
     nvt_done(&t);
 }
 
+/* ---- blocking helpers ---- */
+
+static unsigned slots_in_use(const struct nvt *t, unsigned qi)
+{
+    const struct keel_nvme_qpair *q = &t->c->io[qi];
+    unsigned i, n = 0;
+
+    for (i = 0; i < q->nslots; i++)
+        n += q->slots[i].owner != NULL;
+    return n;
+}
+
+/*
+ * keel_nvme_ns_compare() keeps its request on its own stack, so it must not return while a slot
+ * still points at that request or the device may still read its buffer. The Compare hangs, the
+ * Abort hangs too, and no reset can run (one is under way elsewhere, as far as the driver can
+ * tell), so the helper's own deadline passes with the command in flight: it must take the command
+ * back anyway (controller disabled, bus mastering off, controller failed) before returning, and
+ * its buffer must be unmapped then (nvt_done checks no mapping is left).
+ */
+static void test_blocking_compare_never_returns_with_its_command_in_flight(void **state)
+{
+    struct nvt t;
+    uint16_t cmd;
+    uint32_t v = 0;
+    uint8_t *b;
+
+    nvt_init_state(&t, state);
+    nvt_up(&t);
+    b = buf_for(&t, 1);
+    /* The next two commands the device fetches are held: the Compare, then its Abort. */
+    sim_fault_arm(t.s, NVME_MODEL_F_CMD_HANG, 0, 2, 0);
+    t.c->in_reset = true; /* keel_nvme_reset_now() refuses: KEEL_EBUSY */
+    assert_int_equal(keel_nvme_ns_compare(keel_nvme_ns_find(t.c, 1), 0, 0, 1, b, NVT_TIMEOUT_US),
+                     KEEL_ETIMEDOUT);
+    t.c->in_reset = false;
+    assert_int_equal(keel_nvme_stats(t.c)->aborts, 1);
+    assert_int_equal(slots_in_use(&t, 0), 0);
+    assert_int_equal(keel_nvme_life(t.c), KEEL_NVME_LIFE_FAILED);
+    assert_int_equal(t.s->hal.ops->pci_cfg_read(t.s->hal.ctx, t.mc.pci, 4, 2, &v), 0);
+    cmd = (uint16_t)v;
+    /* The device can no longer reach memory: disabled (held commands dropped) or not a master. */
+    assert_false(cmd & KEEL_PCI_CMD_MASTER);
+    assert_true(!(nvme_model_cc(t.m) & 1u) || nvme_model_cmds_held(t.m) == 0);
+    free(b);
+    nvt_done(&t);
+}
+
 /* ---- passthrough ---- */
 
 struct destructive {
@@ -545,7 +596,7 @@ static int send_passthru(struct nvt *t, uint8_t opc, uint8_t *buf)
 
     memset(&c, 0, sizeof(c));
     c.opc = opc;
-    c.nsid = 1;
+    c.nsid = keel_cpu_to_le32(1);
     return keel_nvme_admin_passthru(t->c, &c, data ? buf : NULL, data ? 4096u : 0u, NULL, NULL,
                                     NVT_TIMEOUT_US);
 }
@@ -592,6 +643,7 @@ int main(void)
         NVT_MATRIX(test_hung_read_buffer_is_never_written_after_its_timeout_callback),
         NVT_MATRIX(test_aborted_read_buffer_is_never_written_after_its_timeout_callback),
         NVT_MATRIX(test_delayed_completion_after_the_timeout_never_touches_the_buffer),
+        NVT_MATRIX(test_blocking_compare_never_returns_with_its_command_in_flight),
         NVT_DEFAULT(test_destructive_passthrough_reaches_the_device_only_with_its_own_grant),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

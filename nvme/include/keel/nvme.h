@@ -458,6 +458,12 @@ struct keel_blkdev *keel_nvme_ns_blkdev(struct keel_nvme_ns *ns);
 
 /* ---- I/O extras (owner context of `queue`; blocking: they poll until done, bounded) --------- */
 
+/*
+ * They return only once their command completed or was taken back from the device: past the
+ * deadline a reset takes it back, and when no reset can run the controller is failed (disabled,
+ * bus mastering off), so `buf` and `ranges` are never touched after the call returns.
+ */
+
 /** One Dataset Management range. */
 struct keel_nvme_range {
     uint64_t lba;
@@ -617,14 +623,17 @@ int keel_nvme_get_temp_threshold(struct keel_nvme_ctrl *ctrl, unsigned sensor, b
 /* ---- admin passthrough (passthru.c) -------------------------------------------------------- */
 
 /**
- * Send an integrator-built admin command. The driver owns CID, PRPs and flags (overwritten);
- * opcode, NSID and CDW2/3/10..15 are passed through. Data direction follows the opcode's low bits
- * (spec 5.1 figure 138): `buf`/`len` must be NULL/0 for opcodes without data. Refused with
+ * Send an integrator-built admin command. `cmd` is the submission queue entry as the device reads
+ * it, so every multi-byte field is little-endian (spec 4.2) whatever the CPU: fill NSID and the
+ * command dwords with keel_cpu_to_le32() (keel/endian.h); the driver copies them unconverted. The
+ * driver owns CID, PRPs, MPTR and flags (overwritten); opcode, NSID and CDW2/3/10..15 are passed
+ * through. *dw0 and *status are returned in host byte order. Data direction follows the opcode's
+ * low bits (spec 5.1 figure 138): `buf`/`len` must be NULL/0 for opcodes without data. Refused with
  * KEEL_ENOTSUP: queue management, Abort and AER (the driver owns them), Set Features Number of
- * Queues, and destructive opcodes unless enabled in passthru_allow (KEEL_NVME_PT_*). Returns 0,
- * the device's status mapped by keel_nvme_status_to_err (raw status field in *status), or a
- * driver error (KEEL_EFAULT: `buf` breaks the PRP rules; there is no admin bounce buffer); *dw0
- * receives the result dword. A timeout resets the controller before KEEL_ETIMEDOUT is returned.
+ * Queues, and destructive opcodes unless enabled in passthru_allow (KEEL_NVME_PT_*). Returns 0, the
+ * device's status mapped by keel_nvme_status_to_err (raw status field in *status), or a driver
+ * error (KEEL_EFAULT: `buf` breaks the PRP rules; there is no admin bounce buffer); *dw0 receives
+ * the result dword. A timeout resets the controller before KEEL_ETIMEDOUT is returned.
  * Thread safety: any thread (admin lock); thread context, blocks (bounded).
  */
 int keel_nvme_admin_passthru(struct keel_nvme_ctrl *ctrl, const struct keel_nvme_sqe *cmd,

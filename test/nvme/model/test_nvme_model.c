@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include <keel/endian.h>
 #include <sim/sim.h>
 
 #include "nvme_model.h"
@@ -145,19 +146,19 @@ struct sqe {
     uint32_t cdw10, cdw11, cdw12, cdw13;
 };
 
+/* Queue entries, PRP lists and data structures are little-endian whatever the host is (spec 1.5).
+ */
 static void put32(uint8_t *p, uint32_t v)
 {
-    memcpy(p, &v, 4);
-} /* host is little endian */
+    keel_st_le32(p, v);
+}
 static void put64(uint8_t *p, uint64_t v)
 {
-    memcpy(p, &v, 8);
+    keel_st_le64(p, v);
 }
 static uint32_t get32(const uint8_t *p)
 {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
+    return keel_ld_le32(p);
 }
 
 static uint16_t queue_cmd(struct tb *t, struct q *q, const struct sqe *e)
