@@ -35,6 +35,7 @@ typedef uintptr_t __attribute__((__may_alias__)) lm_word;
  * The loops below must not be turned back into calls to the functions they implement; volatile
  * pointers keep gcc's and clang's idiom recognition away without compiler-specific pragmas.
  */
+/* NOLINTNEXTLINE(readability-non-const-parameter): on x86, rep movsb writes through d. */
 static void copy_forward(uint8_t *d, const uint8_t *s, size_t n)
 {
 #if LM_X86_STRING

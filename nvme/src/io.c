@@ -417,6 +417,7 @@ int keel_nvme_io_poll(struct keel_nvme_qpair *q, unsigned budget)
     if (q->busy)
         return 0; /* called from a completion callback of this queue: the outer poll reaps */
     keel_nvme_q_enter(q);
+    keel_nvme_sq_ring(q); /* a poll publishes an open batch so far (the batch stays open) */
     q->irq_pending = 0;
     n = (int)keel_nvme_cq_reap(q, budget);
     keel_nvme_io_continue(q);

@@ -83,6 +83,21 @@ static int ns_recover(struct keel_blkdev *dev)
 
 static const struct keel_blkdev_ops ns_ops = {ns_submit, ns_poll, ns_recover};
 
+/* keel_blk_plug / keel_blk_unplug: NVMe's own submission batch (one SQ tail doorbell). */
+static void ns_plug(struct keel_blkdev *dev, unsigned queue)
+{
+    struct keel_nvme_ns *ns = dev->drv;
+    keel_nvme_batch_begin(ns->ctrl, queue);
+}
+
+static void ns_unplug(struct keel_blkdev *dev, unsigned queue)
+{
+    struct keel_nvme_ns *ns = dev->drv;
+    keel_nvme_batch_end(ns->ctrl, queue);
+}
+
+static const struct keel_blkdev_batch_ops ns_batch = {ns_plug, ns_unplug};
+
 void keel_nvme_ns_register(struct keel_nvme_ctrl *c, struct keel_nvme_ns *ns)
 {
     struct keel_blkdev_info info;
@@ -109,6 +124,7 @@ void keel_nvme_ns_register(struct keel_nvme_ctrl *c, struct keel_nvme_ns *ns)
     if (c->oncs & KEEL_NVME_ONCS_WRITE_ZEROES)
         info.flags |= KEEL_BLK_F_WRITE_ZEROES;
     keel_blkdev_init(&ns->blk, c->hal, &ns_ops, ns, &info);
+    ns->blk.batch = &ns_batch;
 }
 
 void keel_nvme_mark_namespaces_gone(struct keel_nvme_ctrl *c)

@@ -293,7 +293,10 @@ void keel_nvme_q_leave(struct keel_nvme_qpair *q)
                 (void)keel_nvme_cq_reap(q, 0);
                 keel_nvme_io_continue(q);
             }
-            if (!q->plugged)
+            /* An open batch still rings once it holds KEEL_CONFIG_NVME_PLUG_MAX commands or
+             * fills the SQ: the bound for a batch its caller leaves open. */
+            if (!q->plugged || keel_nvme_sq_full(q) ||
+                ring_dist(q, q->sq_rung, q->sq_tail) >= KEEL_CONFIG_NVME_PLUG_MAX)
                 keel_nvme_sq_ring(q);
             if (c->intx_deferred && nvme_live(c) && !c->admin_busy) {
                 c->intx_deferred = 0;

@@ -416,6 +416,50 @@ static void test_batched_submissions_ring_the_doorbell_once(void **state)
     nvt_done(&t);
 }
 
+/* keel_blk_plug/unplug reach NVMe's batch; a poll publishes an open batch, and a batch left open
+ * rings by itself at KEEL_CONFIG_NVME_PLUG_MAX commands or a full SQ. */
+static void test_blk_plug_batches_and_an_open_batch_is_bounded(void **state)
+{
+    enum { N = 40 };
+    struct nvt t;
+    struct nvt_req reqs[N];
+    uint8_t *buf;
+    uint32_t before;
+    unsigned i, sent = 0;
+
+    nvt_init_state(&t, state);
+    nvt_up(&t);
+    nvme_model_set_mode(t.m, NVME_MODEL_MANUAL, 0);
+    buf = abuf((size_t)N * nvt_bs(&t));
+    for (i = 0; i < N; i++)
+        nvt_req_init(&t, &reqs[i], KEEL_BLK_OP_READ, i, 1, buf + (size_t)i * nvt_bs(&t));
+    before = nvme_model_stats(t.m)->sq_doorbells[1];
+    assert_int_equal(keel_blk_plug(t.bd, 0), KEEL_OK);
+    for (; sent < 3; sent++)
+        assert_int_equal(keel_blk_submit(t.bd, &reqs[sent].r), KEEL_OK);
+    assert_int_equal(nvme_model_stats(t.m)->sq_doorbells[1], before);
+    /* A poll inside the batch publishes it so far. */
+    assert_int_equal(keel_blk_poll(t.bd, 0, 0), 0);
+    assert_int_equal(nvme_model_stats(t.m)->sq_doorbells[1], before + 1);
+    assert_int_equal(nvme_model_stats(t.m)->sq_db_entries_last[1], 3);
+    /* Left open, the batch rings by itself before it holds more than PLUG_MAX or fills the SQ. */
+    before = nvme_model_stats(t.m)->sq_doorbells[1];
+    while (sent < N && keel_blk_submit(t.bd, &reqs[sent].r) == KEEL_OK)
+        sent++;
+    assert_true(sent > 3u + 1u);
+    assert_true(nvme_model_stats(t.m)->sq_doorbells[1] > before);
+    assert_true(nvme_model_stats(t.m)->sq_db_entries_last[1] <= KEEL_CONFIG_NVME_PLUG_MAX);
+    assert_int_equal(keel_blk_unplug(t.bd, 0), KEEL_OK);
+    (void)nvme_model_process(t.m);
+    nvt_poll_until(&t, 0, reqs, sent, 1000000);
+    for (i = 0; i < sent; i++) {
+        assert_int_equal(reqs[i].done_count, 1);
+        assert_int_equal(reqs[i].status, KEEL_OK);
+    }
+    free(buf);
+    nvt_done(&t);
+}
+
 static void test_split_request_waits_for_slots_and_holds_back_others(void **state)
 {
     struct nvt t;
@@ -553,6 +597,7 @@ int main(void)
         NVT_MATRIX(test_full_queue_gives_back_pressure_not_a_hang),
         NVT_CASE(test_full_queue_gives_back_pressure_not_a_hang, p512_d2_translate),
         NVT_MATRIX(test_batched_submissions_ring_the_doorbell_once),
+        NVT_MATRIX(test_blk_plug_batches_and_an_open_batch_is_bounded),
         NVT_MATRIX(test_split_request_waits_for_slots_and_holds_back_others),
         NVT_CASE(test_split_request_waits_for_slots_and_holds_back_others, p512_d2_translate),
         NVT_MATRIX(test_queues_complete_independently),

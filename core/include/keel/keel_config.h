@@ -318,6 +318,12 @@
 #endif
 
 /* Entries per I/O queue (SQ and CQ); one stays empty, so depth - 1 commands in flight. */
+/* NVMe: most commands an open submission batch (keel_blk_plug / keel_nvme_batch_begin) holds
+ * back before the SQ tail doorbell rings anyway (a full SQ and a poll of the queue ring too). */
+#ifndef KEEL_CONFIG_NVME_PLUG_MAX
+#define KEEL_CONFIG_NVME_PLUG_MAX 32u
+#endif
+
 #ifndef KEEL_CONFIG_NVME_IO_QUEUE_DEPTH
 #define KEEL_CONFIG_NVME_IO_QUEUE_DEPTH 64
 #endif

@@ -489,8 +489,11 @@ int keel_nvme_ns_compare(struct keel_nvme_ns *ns, unsigned queue, uint64_t lba, 
 
 /**
  * Open a submission batch on `queue`: block-layer submits to it write their entries but do not
- * ring the doorbell until keel_nvme_batch_end() rings it once for all. Thread safety: only the
- * owner of `queue`; owner context, never blocks.
+ * ring the doorbell until keel_nvme_batch_end() rings it once for all. An open batch is bounded:
+ * the doorbell still rings once it holds KEEL_CONFIG_NVME_PLUG_MAX commands or the SQ is full, and
+ * a poll of the queue publishes what it holds (the batch stays open). keel_blk_plug() and
+ * keel_blk_unplug() on a namespace's block device call these. Thread safety: only the owner of
+ * `queue`; owner context, never blocks.
  */
 void keel_nvme_batch_begin(struct keel_nvme_ctrl *ctrl, unsigned queue);
 void keel_nvme_batch_end(struct keel_nvme_ctrl *ctrl, unsigned queue);
