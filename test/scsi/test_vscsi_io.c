@@ -446,6 +446,154 @@ static void test_cmd_per_lun_is_honoured(void **state)
     vst_finish(&v);
 }
 
+/* Release every command the device holds whose log entry is still in reach (a sim timer). */
+static void release_held(void *arg)
+{
+    struct vst *v = arg;
+    unsigned i;
+
+    for (i = 0; i < VSCSI_DEV_LOG; i++) {
+        const struct vscsi_cmd_log *lg = vscsi_dev_last(v->d, i);
+        if (lg != NULL)
+            (void)scsi_model_release(v->sm, lg->tag);
+    }
+}
+
+/* An internal command (here a pass-through INQUIRY; discovery and revalidation go the same way) to
+ * a LUN whose share of cmd_per_lun block I/O fills waits for room instead of making one command
+ * too many at the device, and goes out once the I/O is back. */
+static void test_internal_command_waits_for_room_in_cmd_per_lun(void **state)
+{
+    struct vst v;
+    struct vst_req rq;
+    uint8_t buf[512], inq[96], cdb[6] = {KEEL_SCSI_OP_INQUIRY, 0, 0, 0, sizeof(inq), 0};
+    uint8_t status = 0xff;
+    uint32_t xfer = 0;
+
+    (void)state;
+    start(&v, VMODEL_PCI_MODERN, false, false, SIM_MAP_TRANSLATE);
+    v.dc.cmd_per_lun = 1;
+    assert_int_equal(vst_start(&v), KEEL_OK);
+    assert_int_equal(keel_vscsi_find(v.vs, 0, 0)->qdepth, 1);
+    scsi_model_hold_next(v.sm, 0, 0, 2); /* the READ, then the INQUIRY */
+    vst_req_init(&rq, &v, KEEL_BLK_OP_READ, 0, 5, 1, buf);
+    assert_int_equal(keel_blk_submit(vst_disk(&v, 0, 0), &rq.r), KEEL_OK);
+    (void)keel_blk_poll(vst_disk(&v, 0, 0), 0, 0);
+    assert_int_equal(vscsi_dev_held(v.d), 1);
+    assert_int_equal(keel_vscsi_find(v.vs, 0, 0)->inflight[0], 1);
+    /* The device gives the READ back after 500 us, the INQUIRY 1 ms after that. */
+    assert_true(sim_timer_add(v.s, 500, release_held, &v) >= 0);
+    assert_true(sim_timer_add(v.s, 1500, release_held, &v) >= 0);
+    assert_int_equal(keel_vscsi_command(v.vs, 0, 0, cdb, sizeof(cdb), inq, sizeof(inq), false,
+                                        1000000, &status, &xfer),
+                     KEEL_OK);
+    assert_int_equal(status, 0);
+    assert_true(xfer >= 36u);
+    assert_int_equal(vst_wait(&v, vst_disk(&v, 0, 0), &rq, 100), KEEL_OK);
+    assert_int_equal(vscsi_dev_stats(v.d)->max_held_on_lun, 1);
+    assert_int_equal(v.vs->stats.lun_full_waits, 1);
+    assert_int_equal(keel_vscsi_find(v.vs, 0, 0)->inflight[0], 0);
+    vst_finish(&v); /* no "more commands on one LUN than cmd_per_lun" */
+}
+
+/* The sequence the fuzzer found (regression/vscsi/scan-during-io-past-cmd-per-lun): a rescan
+ * while block I/O fills the LUN's share; its REPORT LUNS (to LUN 0) and the revalidation that
+ * follows wait for room. */
+static void test_scan_waits_for_room_in_cmd_per_lun(void **state)
+{
+    struct vst v;
+    struct vst_req rq;
+    uint8_t buf[512];
+
+    (void)state;
+    start(&v, VMODEL_PCI_MODERN, false, false, SIM_MAP_TRANSLATE);
+    v.dc.cmd_per_lun = 1;
+    assert_int_equal(vst_start(&v), KEEL_OK);
+    scsi_model_hold_next(v.sm, 0, 0, 2); /* the READ, then REPORT LUNS */
+    vst_req_init(&rq, &v, KEEL_BLK_OP_READ, 0, 7, 1, buf);
+    assert_int_equal(keel_blk_submit(vst_disk(&v, 0, 0), &rq.r), KEEL_OK);
+    (void)keel_blk_poll(vst_disk(&v, 0, 0), 0, 0);
+    assert_int_equal(vscsi_dev_held(v.d), 1);
+    assert_true(sim_timer_add(v.s, 500, release_held, &v) >= 0);
+    assert_true(sim_timer_add(v.s, 1500, release_held, &v) >= 0);
+    assert_int_equal(keel_vscsi_scan_target(v.vs, 0), KEEL_OK);
+    assert_int_equal(vst_wait(&v, vst_disk(&v, 0, 0), &rq, 100), KEEL_OK);
+    assert_int_equal(vscsi_dev_stats(v.d)->max_held_on_lun, 1);
+    assert_int_equal(keel_vscsi_find(v.vs, 0, 0)->state, KEEL_VSCSI_LUN_READY);
+    assert_int_equal(keel_vscsi_find(v.vs, 0, 0)->inflight[0], 0);
+    vst_finish(&v);
+}
+
+/* The same when the I/O never comes back in time: the internal command times out without ever
+ * reaching the device, and the LUN is left as it was. */
+static void test_internal_command_times_out_waiting_for_a_full_lun(void **state)
+{
+    struct vst v;
+    struct vst_req rq;
+    uint8_t buf[512], inq[96], cdb[6] = {KEEL_SCSI_OP_INQUIRY, 0, 0, 0, sizeof(inq), 0};
+    uint64_t cmds;
+
+    (void)state;
+    start(&v, VMODEL_PCI_MODERN, false, false, SIM_MAP_TRANSLATE);
+    v.dc.cmd_per_lun = 1;
+    assert_int_equal(vst_start(&v), KEEL_OK);
+    scsi_model_hold_next(v.sm, 0, 0, 2);
+    vst_req_init(&rq, &v, KEEL_BLK_OP_READ, 0, 5, 1, buf);
+    rq.r.timeout_us = 60000000; /* outlives the INQUIRY */
+    assert_int_equal(keel_blk_submit(vst_disk(&v, 0, 0), &rq.r), KEEL_OK);
+    (void)keel_blk_poll(vst_disk(&v, 0, 0), 0, 0);
+    assert_int_equal(vscsi_dev_held(v.d), 1);
+    cmds = vscsi_dev_stats(v.d)->cmds;
+    assert_int_equal(
+        keel_vscsi_command(v.vs, 0, 0, cdb, sizeof(cdb), inq, sizeof(inq), false, 2000, NULL, NULL),
+        KEEL_ETIMEDOUT);
+    assert_int_equal(vscsi_dev_stats(v.d)->cmds, cmds); /* the INQUIRY was never sent */
+    assert_int_equal(vscsi_dev_held(v.d), 1);
+    assert_int_equal(keel_vscsi_find(v.vs, 0, 0)->inflight[0], 1);
+    release_held(&v);
+    assert_int_equal(vst_wait(&v, vst_disk(&v, 0, 0), &rq, 100), KEEL_OK);
+    assert_int_equal(keel_vscsi_find(v.vs, 0, 0)->state, KEEL_VSCSI_LUN_READY);
+    vst_finish(&v);
+}
+
+/* cmd_per_lun below the number of request queues: every queue needs one command per LUN, so the
+ * driver uses no more queues than cmd_per_lun (one command per queue and LUN would add up past
+ * it). */
+static void test_cmd_per_lun_below_the_queue_count_limits_the_queues(void **state)
+{
+    struct vst v;
+    struct vst_req rq[2];
+    uint8_t bufs[2][512];
+    struct keel_blkdev *b;
+    unsigned q, n;
+
+    (void)state;
+    start(&v, VMODEL_PCI_MODERN, false, false, SIM_MAP_TRANSLATE);
+    v.dc.num_queues = 2;
+    v.dc.cmd_per_lun = 1;
+    assert_int_equal(vst_start(&v), KEEL_OK);
+    b = vst_disk(&v, 0, 0);
+    n = b->info.queue_count;
+    assert_int_equal(n, 1);
+    assert_int_equal(v.vs->nrq, 1);
+    scsi_model_hold_next(v.sm, 0, 0, 2);
+    for (q = 0; q < 2u; q++) {
+        vst_req_init(&rq[q], &v, KEEL_BLK_OP_READ, (uint16_t)(q % n), q, 1, bufs[q]);
+        assert_int_equal(keel_blk_submit(b, &rq[q].r), KEEL_OK);
+    }
+    for (q = 0; q < n; q++)
+        (void)keel_blk_poll(b, q, 0);
+    assert_int_equal(vscsi_dev_held(v.d), 1);
+    release_held(&v);
+    for (q = 0; q < 2u; q++) {
+        (void)keel_blk_poll(b, 0, 0);
+        release_held(&v);
+        assert_int_equal(vst_wait(&v, b, &rq[q], 100), KEEL_OK);
+    }
+    assert_int_equal(vscsi_dev_stats(v.d)->max_held_on_lun, 1);
+    vst_finish(&v);
+}
+
 static void test_interrupts_complete_requests_without_polling(void **state)
 {
     struct vst v;
@@ -559,6 +707,10 @@ int main(void)
         cmocka_unit_test(test_every_request_queue_carries_io),
         cmocka_unit_test(test_many_requests_in_flight_complete_in_any_order),
         cmocka_unit_test(test_cmd_per_lun_is_honoured),
+        cmocka_unit_test(test_internal_command_waits_for_room_in_cmd_per_lun),
+        cmocka_unit_test(test_scan_waits_for_room_in_cmd_per_lun),
+        cmocka_unit_test(test_internal_command_times_out_waiting_for_a_full_lun),
+        cmocka_unit_test(test_cmd_per_lun_below_the_queue_count_limits_the_queues),
         cmocka_unit_test(test_interrupts_complete_requests_without_polling),
         cmocka_unit_test(test_bounced_mappings_are_synced_and_released),
         cmocka_unit_test(test_out_of_range_and_bad_queue_are_refused),

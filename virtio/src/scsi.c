@@ -128,6 +128,10 @@ static uint16_t queue_count(const struct keel_vscsi *vs)
         n = KEEL_CONFIG_VSCSI_MAX_QUEUES;
     if (vs->vdev.num_queues > 2u && n > vs->vdev.num_queues - 2u)
         n = vs->vdev.num_queues - 2u;
+    /* Each queue may have one command on a LUN at least, and the device takes cmd_per_lun on a
+     * LUN over all queues together (5.6.4): more queues than that would add up past it. */
+    if (vs->cfg.cmd_per_lun != 0u && n > vs->cfg.cmd_per_lun)
+        n = vs->cfg.cmd_per_lun;
     return (uint16_t)n;
 }
 

@@ -74,6 +74,7 @@ void keel_vscsi_slot_put(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s)
 {
     s->req = NULL;
     s->icmd = NULL;
+    s->lunp = NULL;
     s->cookie = NULL;
     s->flags = 0;
     s->kind = K_NONE;
@@ -391,6 +392,59 @@ void keel_vscsi_icmd_disc(struct keel_vscsi *vs, struct vscsi_icmd *ic, uint32_t
     ic->len = len;
 }
 
+/* A device recovery a reap asked for (a broken queue): true when it ran. */
+static bool recover_if_asked(struct keel_vscsi *vs, struct keel_vscsi_rq *q)
+{
+    enum vscsi_reason why = (enum vscsi_reason)q->recover;
+
+    if (why == R_NONE)
+        return false;
+    q->recover = R_NONE;
+    (void)keel_vscsi_device_recover(vs, why, q);
+    return true;
+}
+
+/*
+ * An internal command to a LUN of the table takes a place in the LUN's share of cmd_per_lun on
+ * queue 0 like a block piece (the device counts every command on the LUN, 5.6.4). When the share
+ * is full, wait (bounded by the command's deadline) for block I/O to give a place back: reap,
+ * resend due retries (already counted), let overdue pieces escalate; new pieces to the LUN are
+ * held back meanwhile (q->icmd_wait) so they cannot starve the command.
+ */
+static int wait_lun_room(struct keel_vscsi *vs, struct keel_vscsi_rq *q, struct keel_vscsi_lun *lun,
+                         uint64_t deadline)
+{
+    const struct keel_hal *hal = vs->vdev.hal;
+    int rc = KEEL_OK;
+
+    if (lun == NULL || lun->inflight[q->index] < lun->qdepth)
+        return KEEL_OK;
+    vs->stats.lun_full_waits++;
+    q->icmd_wait = lun;
+    while (lun->inflight[q->index] >= lun->qdepth) {
+        /* First the bounds: a recovery (below) may leave the adapter dead with a broken queue,
+         * which every later reap reports again. */
+        if (vs->dead) {
+            rc = KEEL_ENODEV;
+            break;
+        }
+        if (keel_time_us(hal) >= deadline) {
+            rc = KEEL_ETIMEDOUT;
+            break;
+        }
+        (void)keel_vscsi_reap(q, 0);
+        if (recover_if_asked(vs, q))
+            continue;
+        keel_vscsi_pump(q);
+        keel_vscsi_check_timeouts(q);
+        if (lun->inflight[q->index] < lun->qdepth)
+            break;
+        keel_delay_us(hal, EXEC_POLL_US);
+    }
+    q->icmd_wait = NULL;
+    return rc == KEEL_OK && vs->dead ? KEEL_ENODEV : rc;
+}
+
 /* Wait (bounded) for a free slot on queue 0, reaping meanwhile. */
 static uint16_t take_slot_wait(struct keel_vscsi *vs, struct keel_vscsi_rq *q, uint64_t deadline)
 {
@@ -426,6 +480,7 @@ int keel_vscsi_exec(struct keel_vscsi *vs, struct vscsi_icmd *ic, uint32_t timeo
 {
     const struct keel_hal *hal = vs->vdev.hal;
     struct keel_vscsi_rq *q = &vs->rq[0];
+    struct keel_vscsi_lun *lun;
     struct keel_vscsi_slot *s;
     uint16_t si;
     int rc;
@@ -436,6 +491,13 @@ int keel_vscsi_exec(struct keel_vscsi *vs, struct vscsi_icmd *ic, uint32_t timeo
     ic->err = KEEL_OK;
     ic->deadline = keel_time_us(hal) + (timeout_us ? timeout_us : KEEL_CONFIG_VSCSI_CMD_TIMEOUT_US);
     keel_vscsi_q_enter(q);
+    lun = keel_vscsi_lun_lookup(vs, ic->target, ic->lun);
+    rc = wait_lun_room(vs, q, lun, ic->deadline);
+    if (rc != KEEL_OK) {
+        (void)keel_vscsi_q_leave(q, true);
+        return rc;
+    }
+    /* From here until the command is sent nothing issues new pieces (no pump): the place stays. */
     si = take_slot_wait(vs, q, ic->deadline);
     if (si == NO_SLOT) {
         (void)keel_vscsi_q_leave(q, true);
@@ -456,15 +518,15 @@ int keel_vscsi_exec(struct keel_vscsi *vs, struct vscsi_icmd *ic, uint32_t timeo
         (void)keel_vscsi_q_leave(q, true);
         return rc;
     }
+    if (lun != NULL) {
+        s->lunp = lun; /* given back by internal_done, or by a recovery collecting the slot */
+        lun->inflight[q->index]++;
+    }
     (void)keel_vq_kick(&q->vq);
     while (!ic->done && !vs->dead) {
         (void)keel_vscsi_reap(q, 0);
-        if (q->recover != R_NONE) {
-            enum vscsi_reason why = (enum vscsi_reason)q->recover;
-            q->recover = R_NONE;
-            (void)keel_vscsi_device_recover(vs, why, q);
+        if (recover_if_asked(vs, q))
             continue;
-        }
         keel_vscsi_pump(q);
         if (ic->done)
             break;

@@ -151,6 +151,15 @@ static inline void rq_note_err(struct keel_blk_req *r, int err)
         r->priv[P_ERR] = (uintptr_t)(unsigned)-err;
 }
 
+/* A slot gives its command's place in the LUN's share of cmd_per_lun back (every path that frees a
+ * slot the device had, or that waited for a resend: completion, recovery). */
+static inline void slot_lun_put(const struct keel_vscsi_rq *q, struct keel_vscsi_slot *s)
+{
+    if (s->lunp != NULL && s->lunp->inflight[q->index] != 0u)
+        s->lunp->inflight[q->index]--;
+    s->lunp = NULL;
+}
+
 static inline uint16_t slot_index(const struct keel_vscsi_rq *q, const struct keel_vscsi_slot *s)
 {
     return (uint16_t)(s - q->slots);

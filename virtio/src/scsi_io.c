@@ -7,7 +7,8 @@
  * first part is done, see map_data in scsi_cmd.c); TRIM pieces are UNMAP commands within the B0h
  * limits; FLUSH, and FUA on a LUN without DPOFUA, is SYNCHRONIZE CACHE (after every data piece of
  * the write). Pieces of one request are issued in order, many per notification, at most the LUN's
- * share of cmd_per_lun at a time, and the request completes when its last piece does.
+ * share of cmd_per_lun at a time (internal commands to the LUN count too, see keel_vscsi_exec), and
+ * the request completes when its last piece does.
  *
  * A piece that comes back with a retriable condition (keel_scsi_classify, or a retriable virtio
  * response) waits on the queue's retry list and is resent, bounded by KEEL_CONFIG_VSCSI_RETRIES
@@ -158,8 +159,7 @@ void keel_vscsi_piece_end(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s, in
     struct keel_blk_req *req = s->req;
 
     keel_vscsi_slot_unmap(q, s);
-    if (s->lunp != NULL && s->lunp->inflight[q->index] != 0u)
-        s->lunp->inflight[q->index]--;
+    slot_lun_put(q, s);
     keel_vscsi_slot_put(q, s);
     req->priv[P_INFLIGHT]--;
     rq_note_err(req, err);
@@ -250,8 +250,10 @@ static int issue_one(struct keel_vscsi_rq *q, struct keel_vscsi_lun *lun, struct
     /* A piece beyond the (possibly shrunk) capacity is refused before the device sees it. */
     if (before < req->count && beyond_capacity(lun, req))
         return KEEL_ERANGE;
-    if (lun->inflight[q->index] >= lun->qdepth)
-        return ISSUE_BLOCKED; /* the LUN's share of cmd_per_lun is in use (5.6.4.1) */
+    /* The LUN's share of cmd_per_lun is in use (5.6.4), or an internal command waits for the
+     * next place in it (keel_vscsi_exec) and must not be starved by new pieces. */
+    if (lun->inflight[q->index] >= lun->qdepth || q->icmd_wait == lun)
+        return ISSUE_BLOCKED;
     si = keel_vscsi_slot_take(q);
     if (si == NO_SLOT)
         return KEEL_EAGAIN;
@@ -400,6 +402,7 @@ static void internal_done(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s,
     if ((s->flags & SF_OVERDUE) && o->action != A_DONE)
         ic->err = KEEL_ETIMEDOUT;
     keel_vscsi_slot_unmap(q, s);
+    slot_lun_put(q, s);
     keel_vscsi_slot_put(q, s);
     ic->done = true;
 }

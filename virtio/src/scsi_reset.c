@@ -38,14 +38,13 @@ static struct keel_blk_req *take_slot(struct keel_vscsi_rq *q, struct keel_vscsi
     if (s->flags & SF_RETRY)
         keel_vscsi_retry_remove(q, s);
     keel_vscsi_slot_unmap(q, s);
+    slot_lun_put(q, s); /* internal commands count on their LUN too */
     if (ic != NULL) {
         ic->err = (s->flags & SF_OVERDUE) ? KEEL_ETIMEDOUT : KEEL_ECANCELED;
         keel_vscsi_slot_put(q, s);
         ic->done = true;
         return NULL;
     }
-    if (s->lunp != NULL && s->lunp->inflight[q->index] != 0u)
-        s->lunp->inflight[q->index]--;
     keel_vscsi_slot_put(q, s);
     r->priv[P_INFLIGHT]--;
     return r;

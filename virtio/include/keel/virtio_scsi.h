@@ -6,7 +6,8 @@
  * Attach: probe the transport into vs->vdev (keel_virtio_pci_probe / keel_virtio_mmio_probe), then
  * keel_vscsi_attach(vs, &opts). The driver uses all three kinds of queue: the control queue (task
  * management), the event queue (hot-plug, removal, parameter changes; its buffers are kept posted
- * and re-posted after every event) and num_queues request queues, each with one owner.
+ * and re-posted after every event) and num_queues request queues (no more than cmd_per_lun: each
+ * queue needs a command per LUN), each with one owner.
  *
  * Discovery (keel_vscsi_scan, run by attach): every target 0..max_target (the device's value,
  * bounded by KEEL_CONFIG_VSCSI_MAX_TARGET) gets REPORT LUNS, with the allocation grown when the
@@ -236,7 +237,8 @@ struct keel_vscsi_lun {
     uint32_t dev_max_xfer;    /* B0h MAXIMUM TRANSFER LENGTH (0: none reported) */
     uint32_t max_unmap_lba;   /* B0h (0: no limit given) */
     uint32_t max_unmap_desc;  /* B0h (0: no limit given) */
-    uint16_t inflight[KEEL_CONFIG_VSCSI_MAX_QUEUES]; /* commands on each request queue */
+    uint16_t inflight[KEEL_CONFIG_VSCSI_MAX_QUEUES]; /* commands on each request queue (block
+                                                        pieces and internal commands) */
     struct keel_scsi_inquiry inq;                    /* standard INQUIRY data */
     char serial[KEEL_CONFIG_VSCSI_SERIAL_MAX];       /* VPD 80h ("" when none) */
     uint8_t id_type; /* best VPD 83h designator (KEEL_SCSI_DESIG_*) */
@@ -266,7 +268,7 @@ struct keel_vscsi_lun_info {
 struct keel_vscsi_slot {
     struct keel_blk_req *req;    /* block request, or NULL */
     void *icmd;                  /* internal command, or NULL */
-    struct keel_vscsi_lun *lunp; /* NULL for internal commands to LUNs not in the table */
+    struct keel_vscsi_lun *lunp; /* its LUN (counted in inflight[]); NULL: not in the table */
     void *cookie;                /* DMA mapping of the data, NULL when none */
     void *buf;
     uint32_t len;
@@ -302,9 +304,10 @@ struct keel_vscsi_rq {
     struct keel_blk_req *pend_head, *pend_tail; /* not fully issued, in order */
     struct keel_blk_req *fin_head, *fin_tail;   /* finished, done() not yet called */
     uint64_t next_deadline;
-    uint8_t depth;             /* owner calls in progress (interrupt exclusion) */
-    volatile bool irq_pending; /* the interrupt came while the owner was inside */
-    uint8_t recover;           /* device recovery reason found by this queue */
+    uint8_t depth;                    /* owner calls in progress (interrupt exclusion) */
+    volatile bool irq_pending;        /* the interrupt came while the owner was inside */
+    uint8_t recover;                  /* device recovery reason found by this queue */
+    struct keel_vscsi_lun *icmd_wait; /* an internal command waits for room on this LUN */
     struct keel_dma_seg segs[KEEL_CONFIG_VIRTIO_MAX_SEGS];
     struct keel_vq_sg sg[KEEL_CONFIG_VIRTIO_MAX_SEGS];
 };
@@ -326,6 +329,7 @@ struct keel_vscsi_stats {
     uint64_t tmf_failures;                     /* TMFs that failed or timed out */
     uint64_t device_resets;
     uint64_t resubmits;         /* requests resent after a device reset */
+    uint64_t lun_full_waits;    /* internal commands that waited for room in cmd_per_lun */
     uint64_t fua_syncs;         /* SYNCHRONIZE CACHE sent to emulate FUA */
     uint64_t events;            /* events taken from the event queue */
     uint64_t events_missed;     /* events with EVENTS_MISSED set */
@@ -444,8 +448,10 @@ int keel_vscsi_lun_reset(struct keel_vscsi_lun *lun);
  * `buf`/`len` data in (`write` false) or out, mapped through the HAL; `timeout_us` 0 is
  * KEEL_CONFIG_VSCSI_CMD_TIMEOUT_US. On return *status holds the SCSI status and *xfer the bytes
  * moved (either may be NULL). 0, or the error of the response / sense; KEEL_EINVAL when `len`
- * exceeds what the device accepts in one command (its max_sectors). Thread context of queue 0's
- * owner.
+ * exceeds what the device accepts in one command (its max_sectors). Like block I/O, the command
+ * takes a place in the LUN's share of cmd_per_lun on queue 0: when block I/O fills it, the command
+ * waits (within `timeout_us`; KEEL_ETIMEDOUT, never sent, when no place comes free). Thread context
+ * of queue 0's owner.
  */
 int keel_vscsi_command(struct keel_vscsi *vs, uint8_t target, uint16_t lun, const uint8_t *cdb,
                        unsigned cdb_len, void *buf, uint32_t len, bool write, uint32_t timeout_us,
