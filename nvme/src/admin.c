@@ -20,9 +20,20 @@ uintptr_t keel_nvme_admin_lock(struct keel_nvme_ctrl *c)
     return st;
 }
 
+/*
+ * Passes over the admin CQ for interrupts deferred to the lock holder. Handlers submit (an AER
+ * re-armed, its log page read), so a controller that answers each at once keeps raising the
+ * interrupt: without a bound, unlock would never return. What is left stays pending for the next
+ * holder, poll or interrupt.
+ */
+#define NVME_ADMIN_DRAIN_PASSES 4u
+
 void keel_nvme_admin_unlock(struct keel_nvme_ctrl *c, uintptr_t st)
 {
-    while (c->admin_irq_pending && nvme_dev_ok(c)) {
+    unsigned pass;
+
+    for (pass = 0; pass < NVME_ADMIN_DRAIN_PASSES && c->admin_irq_pending && nvme_dev_ok(c);
+         pass++) {
         c->admin_irq_pending = 0;
         (void)keel_nvme_cq_reap(&c->admin, 0);
     }

@@ -283,6 +283,41 @@ static void test_stuck_aer_does_not_block_other_admin_work(void **state)
     nvt_done(&t);
 }
 
+/*
+ * A controller that completes every Asynchronous Event Request at once (successfully, naming an
+ * event) while interrupts are on: each completion makes the driver read the log and re-arm, which
+ * completes at once again and raises the admin interrupt while the admin lock is held. The driver
+ * must not chase that storm inside one call: an admin command returns after a bounded number of
+ * AERs (unbounded, it would follow the device until the fault runs out, STORM_AERS of them) and
+ * the controller keeps working.
+ */
+#define STORM_AERS 100000u
+
+static void test_aer_storm_under_interrupts_is_bounded_per_call(void **state)
+{
+    const struct nvme_model_stats *ms;
+    struct nvt t;
+    uint32_t dw0, aers;
+
+    up_with_events(&t, state);
+    t.cfg.irq_mode = KEEL_NVME_IRQ_MSIX;
+    sim_fault_arm(t.s, NVME_MODEL_F_STATUS, 0, STORM_AERS,
+                  NVME_MODEL_FP_OPC(KEEL_NVME_ADM_ASYNC_EVENT) | NVME_MODEL_FP_ADMIN |
+                      NVME_MODEL_FP_STATUS(0, 0, false));
+    nvt_up(&t);
+    ms = nvme_model_stats(t.m);
+    aers = ms->admin_cmds[KEEL_NVME_ADM_ASYNC_EVENT];
+    assert_int_equal(keel_nvme_get_features(t.c, KEEL_NVME_FEAT_ARBITRATION, 0, 0, &dw0), KEEL_OK);
+    assert_true(ms->admin_cmds[KEEL_NVME_ADM_ASYNC_EVENT] > aers + 1u); /* the storm reached us */
+    assert_true(ms->admin_cmds[KEEL_NVME_ADM_ASYNC_EVENT] < STORM_AERS / 100u);
+    assert_int_equal(keel_nvme_service(t.c), KEEL_OK);
+    assert_true(ms->admin_cmds[KEEL_NVME_ADM_ASYNC_EVENT] < STORM_AERS / 50u);
+    assert_true(seen.n > 0);
+    assert_int_equal(keel_nvme_stats(t.c)->resets, 0);
+    sim_fault_clear(t.s, NVME_MODEL_F_STATUS);
+    nvt_done(&t);
+}
+
 static void three_power_states(struct nvt *t)
 {
     t->mc.npsd = 4;
@@ -518,6 +553,7 @@ int main(void)
         NVT_DEFAULT(test_temperature_over_threshold_is_reported),
         NVT_DEFAULT(test_notice_event_is_delivered_even_when_its_log_fails),
         NVT_DEFAULT(test_stuck_aer_does_not_block_other_admin_work),
+        NVT_DEFAULT(test_aer_storm_under_interrupts_is_bounded_per_call),
         NVT_DEFAULT(test_power_states_are_listed_and_set),
         NVT_DEFAULT(test_apst_table_targets_the_deepest_acceptable_state),
         NVT_DEFAULT(test_apst_without_support_is_refused),

@@ -101,6 +101,13 @@ static void finish_enable(struct nvme_model *m)
         m->st.enable_failures++;
         return;
     }
+    /*
+     * Normally the reset (CC.EN 1->0) discarded the admin queues; a controller whose RDY never
+     * cleared (fault) kept them, and a host that saw RDY 0 anyway (a glitched CSTS read) enables
+     * again: re-latch from AQA/ASQ/ACQ, releasing the old ones.
+     */
+    nm_queue_free(sq);
+    memset(cq, 0, sizeof(*cq));
     sq->exists = true;
     sq->size = (uint16_t)((m->aqa & 0xfffu) + 1u);
     sq->base = m->asq;

@@ -371,6 +371,42 @@ static void test_fault_rdy_never_set_and_cfs_on_enable(void **state)
     tb_end(&t);
 }
 
+/*
+ * RDY never clears, so the reset did not happen and the admin queues stay; a host that enables
+ * again anyway (it saw RDY 0 in a glitched CSTS read) gets them re-latched from AQA/ASQ/ACQ (the
+ * old ones released: ASan's leak check holds the model to that) and a working admin queue.
+ */
+static void test_enable_again_after_rdy_never_clears_relatches_admin_queues(void **state)
+{
+    struct nvme_model_cfg cfg;
+    struct keel_dma_mem d;
+    struct tb t;
+    struct cpl r;
+    unsigned i;
+    (void)state;
+
+    nvme_model_cfg_default(&cfg);
+    start_ready(&t, &cfg);
+    for (i = 0; i < 4; i++) {
+        sim_fault_arm(t.s, NVME_MODEL_F_RDY_NEVER_CLEARS, 0, 1, 0);
+        wr(&t, 0x14, 0);
+        assert_false(wait_csts(&t, 1, 0, 10000));
+        wr(&t, 0x14, cc_enable_value());
+        assert_true(wait_csts(&t, 3, 1, 100000));
+    }
+    assert_int_equal(t.s->violations, 4); /* CC.EN set while RDY still 1: the host's fault */
+    t.s->violations = 0;
+    memset(t.aq.cq.cpu, 0, (size_t)t.aq.size * 16u);
+    t.aq.sqt = 0;
+    t.aq.cqh = 0;
+    t.aq.phase = 1;
+    d = dma(&t, PG);
+    r = admin(&t, &(struct sqe){.opc = 0x06, .prp1 = d.bus, .cdw10 = 1});
+    assert_true(r.got);
+    assert_int_equal(r.status, 0);
+    tb_end(&t);
+}
+
 static void test_all_ones_reads_and_surprise_removal(void **state)
 {
     struct nvme_model_cfg cfg;
@@ -1197,6 +1233,7 @@ int main(void)
         cmocka_unit_test(test_preassigned_bar_decodes_without_config_writes),
         cmocka_unit_test(test_enable_with_wrong_iosqes_sets_cfs),
         cmocka_unit_test(test_fault_rdy_never_set_and_cfs_on_enable),
+        cmocka_unit_test(test_enable_again_after_rdy_never_clears_relatches_admin_queues),
         cmocka_unit_test(test_all_ones_reads_and_surprise_removal),
         cmocka_unit_test(test_identify_controller_and_namespace),
         cmocka_unit_test(test_identify_faults_lie_about_mdts_nn_and_lbads),
