@@ -56,6 +56,67 @@ static void test_hotplugged_lun_becomes_a_disk(void **state)
     vst_finish(&v);
 }
 
+/* The info of the LUN at (target, lun); fails the test when it is not listed. */
+static void info_of(struct vst *v, uint8_t target, uint16_t lun, struct keel_vscsi_lun_info *out)
+{
+    unsigned i;
+
+    for (i = 0; keel_vscsi_lun_info(v->vs, i, out) == KEEL_OK; i++)
+        if (out->target == target && out->lun == lun)
+            return;
+    fail_msg("LUN %u:%u not listed", (unsigned)target, (unsigned)lun);
+}
+
+/* A removable disk with a block device loses its medium on a revalidation: the disk stays (no
+   capacity, I/O refused) but its geometry does not go: lun_info's block length is still the
+   block device's sector size, never 0 (the fuzzer found "disk sd0 with block size 0"). */
+static void test_disk_without_medium_keeps_its_block_size(void **state)
+{
+    struct keel_vscsi_lun_info info;
+    struct scsi_model_lun_cfg c;
+    struct keel_blkdev *b;
+    uint8_t buf[4096];
+    struct vst v;
+
+    (void)state;
+    start(&v, false);
+    assert_int_equal(vst_start(&v), KEEL_OK);
+    scsi_model_lun_cfg_disk(&c, 4096, 300);
+    c.power_on_ua = false;
+    c.removable = true;
+    c.medium_present = true;
+    assert_int_equal(scsi_model_hotplug_lun(v.sm, 0, 6, &c), 0);
+    vst_service(&v);
+    b = vst_disk(&v, 0, 6);
+    assert_int_equal(b->info.sector_size, 4096);
+    info_of(&v, 0, 6, &info);
+    assert_ptr_equal(info.blk, b);
+    assert_int_equal(info.block_size, 4096);
+
+    scsi_model_set_medium(v.sm, 0, 6, 0);
+    assert_int_equal(keel_vscsi_scan_target(v.vs, 0), KEEL_OK);
+    info_of(&v, 0, 6, &info);
+    assert_int_equal(info.state, KEEL_VSCSI_LUN_NO_MEDIUM);
+    assert_ptr_equal(info.blk, b);
+    assert_int_equal(info.nblocks, 0);
+    assert_int_equal(b->info.sector_count, 0);
+    assert_int_equal(info.block_size, 4096);
+    assert_int_equal(info.block_size, b->info.sector_size);
+    assert_int_equal(keel_blk_read(b, 0, 0, 1, buf, 0), KEEL_ERANGE);
+
+    /* The medium is back with the same geometry: the same disk, usable again. */
+    scsi_model_set_medium(v.sm, 0, 6, 200);
+    assert_int_equal(keel_vscsi_scan_target(v.vs, 0), KEEL_OK);
+    info_of(&v, 0, 6, &info);
+    assert_int_equal(info.state, KEEL_VSCSI_LUN_READY);
+    assert_ptr_equal(info.blk, b);
+    assert_int_equal(info.nblocks, 200);
+    assert_int_equal(info.block_size, 4096);
+    assert_int_equal(b->info.sector_count, 200);
+    vst_roundtrip(&v, 0, 6, 190, 10, 7);
+    vst_finish(&v);
+}
+
 static void test_hotplugged_targets_are_scanned(void **state)
 {
     struct scsi_model_lun_cfg c;
@@ -356,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_hard_reset_event_revalidates_the_lun),
         cmocka_unit_test(test_events_are_handled_from_a_queue0_poll),
         cmocka_unit_test(test_many_hotplug_cycles_keep_buffers_posted),
+        cmocka_unit_test(test_disk_without_medium_keeps_its_block_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -277,7 +277,9 @@ int keel_vscsi_lun_info(const struct keel_vscsi *vs, unsigned i, struct keel_vsc
     keel_strlcpy(out->revision, e->inq.revision, sizeof(out->revision));
     keel_strlcpy(out->serial, e->serial, sizeof(out->serial));
     out->nblocks = e->nblocks;
-    out->block_size = e->nblocks != 0u ? 1u << e->block_shift : 0u;
+    /* The geometry outlives the medium: a disk whose medium went away (NO_MEDIUM, nblocks 0)
+       keeps its block device and so its block length, which a returning medium must match. */
+    out->block_size = e->nblocks != 0u || e->has_blk ? 1u << e->block_shift : 0u;
     return KEEL_OK;
 }
 

@@ -259,8 +259,9 @@ struct keel_vscsi_lun_info {
     char product[17];
     char revision[5];
     char serial[KEEL_CONFIG_VSCSI_SERIAL_MAX];
-    uint64_t nblocks;
-    uint32_t block_size;
+    uint64_t nblocks;        /* capacity in logical blocks (0: none known, or no medium) */
+    uint32_t block_size;     /* logical block length (blk->info.sector_size when blk is set,
+                                even without medium); 0 only when no geometry is known */
     struct keel_blkdev *blk; /* NULL unless the LUN has a block device */
 };
 
