@@ -151,6 +151,11 @@ static int init_admin(struct keel_nvme_ctrl *c, const struct keel_nvme_sqe *cmd,
     int rc;
 
     if (!in->issued) {
+        if (++in->cmds > NVME_INIT_CMD_BUDGET) {
+            KEEL_LOGE(c->hal, "nvme%u: bring-up exceeded its budget of %u admin commands",
+                      (unsigned)c->cfg.index, (unsigned)NVME_INIT_CMD_BUDGET);
+            return KEEL_EPROTO;
+        }
         keel_memset((void *)&in->wait, 0, sizeof(in->wait));
         st = keel_nvme_admin_lock(c);
         rc =
@@ -173,6 +178,17 @@ static int init_admin(struct keel_nvme_ctrl *c, const struct keel_nvme_sqe *cmd,
         return (csts & KEEL_NVME_CSTS_CFS) ? KEEL_EIO : KEEL_ETIMEDOUT;
     }
     return KEEL_EAGAIN;
+}
+
+/*
+ * The error of a step's completed command. Success is SCT 0 / SC 0 whatever CRD, More and DNR say
+ * (CQE Status Field): testing the whole status field for zero and then mapping it let a success
+ * carrying those bits return KEEL_OK without the step advancing, and the step reissued its command
+ * forever.
+ */
+static int init_status(const struct keel_nvme_ctrl *c)
+{
+    return keel_nvme_status_to_err(c->init.wait.status);
 }
 
 static int choose_page_shift(struct keel_nvme_ctrl *c)
@@ -324,8 +340,9 @@ static int step_identify_ctrl(struct keel_nvme_ctrl *c)
     rc = init_admin(c, &cmd, &x);
     if (rc != KEEL_OK)
         return rc;
-    if (c->init.wait.status != 0u)
-        return keel_nvme_status_to_err(c->init.wait.status);
+    rc = init_status(c);
+    if (rc != KEEL_OK)
+        return rc;
     keel_nvme_parse_identify_ctrl(c, id);
     sqes = id[KEEL_NVME_IDC_SQES];
     cqes = id[KEEL_NVME_IDC_CQES];
@@ -369,8 +386,9 @@ static int step_set_queues(struct keel_nvme_ctrl *c)
     rc = init_admin(c, &cmd, NULL);
     if (rc != KEEL_OK)
         return rc;
-    if (c->init.wait.status != 0u)
-        return keel_nvme_status_to_err(c->init.wait.status);
+    rc = init_status(c);
+    if (rc != KEEL_OK)
+        return rc;
     granted = (c->init.wait.dw0 & 0xffffu) + 1u;
     if ((c->init.wait.dw0 >> 16) + 1u < granted)
         granted = (c->init.wait.dw0 >> 16) + 1u;
@@ -437,8 +455,9 @@ static int step_create_cq(struct keel_nvme_ctrl *c)
     rc = init_admin(c, &cmd, NULL);
     if (rc != KEEL_OK)
         return rc;
-    if (c->init.wait.status != 0u)
-        return keel_nvme_status_to_err(c->init.wait.status);
+    rc = init_status(c);
+    if (rc != KEEL_OK)
+        return rc;
     goto_state(c, KEEL_NVME_INIT_CREATE_SQ);
     return KEEL_OK;
 }
@@ -456,8 +475,9 @@ static int step_create_sq(struct keel_nvme_ctrl *c)
     rc = init_admin(c, &cmd, NULL);
     if (rc != KEEL_OK)
         return rc;
-    if (c->init.wait.status != 0u)
-        return keel_nvme_status_to_err(c->init.wait.status);
+    rc = init_status(c);
+    if (rc != KEEL_OK)
+        return rc;
     if (++c->init.idx < c->nr_io)
         goto_state(c, KEEL_NVME_INIT_CREATE_CQ);
     else if (c->init.reset)

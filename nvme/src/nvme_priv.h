@@ -58,6 +58,17 @@ enum {
 #define NVME_SF_NO_RETRY  0x04u /* passthrough and internal admin: report the first status */
 
 /* Block request private words. */
+/*
+ * Admin commands one bring-up may issue: Identify Controller, Number of Queues, the Active
+ * Namespace List, Asynchronous Event Configuration, a Create CQ and SQ per I/O queue, and at most
+ * one Identify Namespace per scanned ID (the list holds at most KEEL_CONFIG_NVME_MAX_NAMESPACES).
+ * Every wait has its deadline; this bounds how many of them a bring-up can chain, whatever step
+ * the device (or a driver bug) keeps repeating.
+ */
+#define NVME_INIT_CMD_BUDGET                                                                       \
+    (8u + 2u * KEEL_CONFIG_NVME_MAX_IO_QUEUES + KEEL_CONFIG_NVME_NS_SCAN_MAX +                     \
+     KEEL_CONFIG_NVME_MAX_NAMESPACES)
+
 #define NVME_REQ_ISSUED      0    /* units (blocks, or 1 for flush/DSM) handed to commands so far */
 #define NVME_REQ_OUTSTANDING 1    /* child commands in flight */
 #define NVME_REQ_STATE       2    /* flags << 8 | first error as -err (low 8 bits) */
@@ -97,6 +108,8 @@ struct keel_nvme_slot *keel_nvme_slot_get(struct keel_nvme_qpair *q);
 void keel_nvme_slot_put(struct keel_nvme_qpair *q, struct keel_nvme_slot *s);
 uint16_t keel_nvme_slot_index(const struct keel_nvme_qpair *q, const struct keel_nvme_slot *s);
 bool keel_nvme_sq_full(const struct keel_nvme_qpair *q);
+/* The SQ looks full: if no slot has a command with the device, resync the head; true when full. */
+bool keel_nvme_sq_full_resync(struct keel_nvme_qpair *q);
 /* Copy the slot's SQE (with a fresh CID) into the SQ; does not ring. */
 void keel_nvme_sq_push(struct keel_nvme_qpair *q, struct keel_nvme_slot *s);
 void keel_nvme_sq_ring(struct keel_nvme_qpair *q);

@@ -126,6 +126,25 @@ bool keel_nvme_sq_full(const struct keel_nvme_qpair *q)
     return ring_next(q, q->sq_tail) == q->sq_head;
 }
 
+/*
+ * A completion may leave SQHD where it was (a valid value: the head never has to move), so a small
+ * SQ can look full after its last command completed. When no slot holds a command the controller
+ * has (ACTIVE or ABORTING), it fetched everything we pushed: its head is our tail. Without this a
+ * slot waiting to retry (RETRY_WAIT) would wait for a head update no completion will ever bring.
+ */
+bool keel_nvme_sq_full_resync(struct keel_nvme_qpair *q)
+{
+    unsigned i;
+
+    if (!keel_nvme_sq_full(q))
+        return false;
+    for (i = 0; i < q->nslots; i++)
+        if (q->slots[i].state == NVME_SLOT_ACTIVE || q->slots[i].state == NVME_SLOT_ABORTING)
+            return true;
+    q->sq_head = q->sq_tail;
+    return false;
+}
+
 void keel_nvme_sq_push(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
 {
     uint32_t gen_mask = (1u << (16u - q->slot_bits)) - 1u;

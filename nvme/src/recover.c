@@ -167,6 +167,7 @@ int keel_nvme_reset_now(struct keel_nvme_ctrl *c, bool resubmit)
         c->init.reset = true;
         c->init.state = KEEL_NVME_INIT_ENABLE;
         c->init.issued = false;
+        c->init.cmds = 0;
         rc = keel_nvme_init_run(c);
     }
     if (rc != KEEL_OK) {
@@ -265,7 +266,7 @@ static bool expire(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, unsigned
 
 static void retry_due(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
 {
-    if (keel_nvme_sq_full(q))
+    if (keel_nvme_sq_full_resync(q))
         return;
     s->state = NVME_SLOT_ACTIVE;
     s->deadline_us = nvme_deadline_after(q->ctrl, s->timeout_us);

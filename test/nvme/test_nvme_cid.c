@@ -186,6 +186,32 @@ static void test_bogus_sq_head_does_not_wedge_a_tiny_queue(void **state)
     nvt_done(&t);
 }
 
+/* Regression (found by fuzz_nvme): on a 2-entry SQ a completion whose SQHD did not move (a valid
+ * value) and whose status asks for a retry left the retry waiting for SQ room forever: the queue
+ * looked full, nothing was in flight to move the head, and the request never completed. */
+static void test_retry_on_a_tiny_queue_whose_sq_head_did_not_move_completes(void **state)
+{
+    struct nvt t;
+
+    nvt_init_state(&t, state);
+    t.mc.mqes = 1; /* two entries: one command at a time */
+    nvt_up(&t);
+    (void)read_expect(&t, KEEL_OK); /* head and tail at 1 */
+    assert_int_equal(t.c->io[0].sq_head, 1);
+    sim_fault_arm(t.s, NVME_MODEL_F_CQE_BAD_SQHD, 0, 1,
+                  NVME_MODEL_FP_IO | NVME_MODEL_FP_VALUE(t.c->io[0].sq_head));
+    sim_fault_arm(t.s, NVME_MODEL_F_STATUS, 0, 1,
+                  NVME_MODEL_FP_IO | NVME_MODEL_FP_STATUS(0, KEEL_NVME_SC_NS_NOT_READY, 0));
+    (void)read_expect(&t, KEEL_OK);
+    assert_int_equal(sim_fault_fired(t.s, NVME_MODEL_F_CQE_BAD_SQHD), 1);
+    assert_int_equal(sim_fault_fired(t.s, NVME_MODEL_F_STATUS), 1);
+    assert_int_equal(keel_nvme_stats(t.c)->retries, 1);
+    assert_int_equal(keel_nvme_stats(t.c)->resets, 0);
+    assert_int_equal(keel_nvme_queue_stats(t.c, 0)->bad_sqhd, 0);
+    (void)read_expect(&t, KEEL_OK);
+    nvt_done(&t);
+}
+
 static void test_sq_head_beyond_the_queue_is_ignored(void **state)
 {
     bogus_sqhd(state, false);
@@ -252,6 +278,7 @@ int main(void)
         NVT_MATRIX(test_duplicated_completion_is_ignored),
         NVT_MATRIX(test_entry_with_the_wrong_phase_is_invisible),
         NVT_MATRIX(test_bogus_sq_head_does_not_wedge_a_tiny_queue),
+        NVT_MATRIX(test_retry_on_a_tiny_queue_whose_sq_head_did_not_move_completes),
         NVT_MATRIX(test_sq_head_beyond_the_queue_is_ignored),
         NVT_MATRIX(test_sq_head_moving_backwards_is_ignored),
         NVT_MATRIX(test_completion_naming_another_sq_is_rejected),

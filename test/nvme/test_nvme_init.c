@@ -251,6 +251,32 @@ static void test_cap_mqes_zero_is_a_protocol_error(void **state)
     nvt_done(&t);
 }
 
+/* Regression (found by fuzz_nvme_init): Create I/O CQ completed with SCT 0 / SC 0 (success) plus
+ * CRD, More and DNR set. The step saw a nonzero status field, mapped it to KEEL_OK without moving
+ * on, and reissued Create CQ forever. Success is SCT/SC zero: the bring-up goes on. */
+static void test_queue_creation_success_with_status_flags_moves_on(void **state)
+{
+    struct nvt t;
+    const struct nvme_model_stats *st;
+
+    nvt_init_state(&t, state);
+    nvt_model(&t);
+    sim_fault_arm(t.s, NVME_MODEL_F_STATUS_FLAGS, 0, UINT32_MAX,
+                  NVME_MODEL_FP_OPC(KEEL_NVME_ADM_CREATE_CQ) | NVME_MODEL_FP_ADMIN |
+                      NVME_MODEL_FP_VALUE((1u << 11) | (1u << 13) | (1u << 14)));
+    assert_int_equal(nvt_attach(&t), KEEL_OK);
+    st = nvme_model_stats(t.m);
+    assert_true(keel_nvme_io_queue_count(t.c) >= 1u);
+    /* Each queue's Create CQ was sent once and answered with the flags. */
+    assert_int_equal(sim_fault_fired(t.s, NVME_MODEL_F_STATUS_FLAGS),
+                     keel_nvme_io_queue_count(t.c));
+    assert_int_equal(st->admin_cmds[KEEL_NVME_ADM_CREATE_CQ], keel_nvme_io_queue_count(t.c));
+    assert_int_equal(st->cq_created, keel_nvme_io_queue_count(t.c));
+    assert_int_equal(st->sq_created, keel_nvme_io_queue_count(t.c));
+    assert_int_equal(keel_nvme_life(t.c), KEEL_NVME_LIFE_LIVE);
+    nvt_done(&t);
+}
+
 static void test_queue_depth_is_clamped_to_cap_mqes(void **state)
 {
     struct nvt t;
@@ -404,6 +430,7 @@ int main(void)
         NVT_DEFAULT(test_surprise_removed_device_fails_attach),
         NVT_DEFAULT(test_controller_without_nvm_command_set_is_refused),
         NVT_DEFAULT(test_cap_mqes_zero_is_a_protocol_error),
+        NVT_DEFAULT(test_queue_creation_success_with_status_flags_moves_on),
         NVT_MATRIX(test_queue_depth_is_clamped_to_cap_mqes),
         NVT_DEFAULT(test_number_of_queues_set_first_and_grant_respected),
         NVT_DEFAULT(test_unassigned_bar0_is_placed_from_windows),

@@ -310,6 +310,7 @@ struct keel_nvme_init {
     uint16_t idx;     /* queue / namespace cursor */
     uint32_t nsid;    /* fallback scan cursor */
     uint32_t scanned; /* candidates looked at */
+    uint32_t cmds;    /* admin commands issued by this bring-up (bounded: NVME_INIT_CMD_BUDGET) */
     uint32_t candidates[KEEL_CONFIG_NVME_MAX_NAMESPACES];
     uint16_t ncandidates;
     struct keel_deadline deadline;

@@ -432,6 +432,9 @@ enum nvme_model_fault {
     NVME_MODEL_F_ID_VER = 1023,
     /* Hit per read of CAP's low dword: CAP.MQES reads as VALUE (0 is invalid per spec 3.1.1). */
     NVME_MODEL_F_CAP_MQES = 1024,
+    /* [cmd] Command executed as usual, then the CRD/More/DNR bits of VALUE (status bits 14:11)
+     * ORed into its CQE status: e.g. a success (SCT 0, SC 0) that carries them. */
+    NVME_MODEL_F_STATUS_FLAGS = 1025,
     NVME_MODEL_F_LAST
 };
 

@@ -262,6 +262,8 @@ void nm_run_and_complete(struct nvme_model *m, const struct nm_cmd *c)
         nm_admin(m, c, &r);
     else
         nm_io(m, c, &r);
+    if (!r.no_cqe && nm_fault_cmd(m, NVME_MODEL_F_STATUS_FLAGS, c, &v))
+        r.status = (uint16_t)(r.status | (v & 0x7800u));
     if (!r.no_cqe)
         nm_complete(m, c, &r);
     m->events_deferred = false;
