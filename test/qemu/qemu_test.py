@@ -42,7 +42,7 @@ import zlib
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 QEMU_RUN = os.path.join(ROOT, "tools", "qemu-run")
-EXAMPLES = ("pciinfo", "portcheck", "blkinfo", "blkverify", "nvme-cli", "hotplug")
+EXAMPLES = ("pciinfo", "portcheck", "blkinfo", "blkverify", "nvme-cli", "hotplug", "blkbench")
 
 # QEMU_ACCEL=kvm runs every scenario under KVM (tools/qemu-run reads it too). Guest time limits
 # and QMP waits are multiplied by KEEL_QEMU_TIME_SCALE, by default 1 under TCG and 40 under KVM:
@@ -1282,6 +1282,64 @@ def build(arch, build_root):
             return 1
     return 0
 
+
+
+# ---- blkbench smoke (the measurements themselves are tools/perf-qemu, not tests) ---------------
+
+def null_disk(name, mib=1024):
+    return ["-blockdev", f"driver=null-co,node-name={name},size={mib * 1024 * 1024},read-zeroes=on"]
+
+
+def check_bench(out, dev, ios, queues=1, irq=None):
+    """blkbench finished `ios` I/Os without errors, with sane latency lines, per queue."""
+    check_pass(out)
+    b = [r for r in out.records("bench") if r["dev"] == dev]
+    lat = [r for r in out.records("benchlat") if r["dev"] == dev]
+    expect(len(b) == 1 and len(lat) == 1, f"no bench/benchlat line for {dev}")
+    b, lat = b[0], lat[0]
+    # The requests in flight when the count is reached finish too: up to qd - 1 more.
+    done = int(b["ios"])
+    expect(ios <= done < ios + int(b["qd"]) and int(b["errors"]) == 0 and int(b["iops"]) > 0,
+           f"{dev}: bench line wrong: {b}")
+    expect(int(lat["lat_min_us"]) <= int(lat["lat_p50_us"]) <= int(lat["lat_p99_us"])
+           <= int(lat["lat_max_us"]), f"{dev}: latency figures out of order: {lat}")
+    expect(lat["rescued"] == "0", f"{dev}: {lat['rescued']} completions only found by polling")
+    if irq == "poll":
+        expect(lat["interrupts"] == "0", f"{dev}: polled run took interrupts: {lat}")
+    elif irq is not None:
+        expect(int(lat["interrupts"]) > 0, f"{dev}: interrupt run saw no interrupt: {lat}")
+    qs = out.records("benchq")
+    expect(len(qs) == queues and sum(int(q["ios"]) for q in qs) == done and
+           all(int(q["ios"]) > 0 for q in qs), f"{dev}: per-queue counts wrong: {qs}")
+
+
+@scenario("qemu_x86_64_blkbench_nvme_two_queues_polled_and_virtio_blk_scsi_msix", "x86_64")
+def _(ctx):
+    args = (null_disk("n0") + ["-device", "nvme,serial=bench,drive=n0"] + null_disk("v0") +
+            ["-device", "virtio-blk-pci,drive=v0"] + null_disk("s0") +
+            ["-device", "virtio-scsi-pci,id=scsi0", "-device", "scsi-hd,bus=scsi0.0,drive=s0"])
+    out = ctx.run("blkbench", args + ["-append", "dev=nvme0n1 mode=randread qd=8 ios=2000 "
+                                      "queues=2 poll=1"], opts=["--bios", "qboot"])
+    check_bench(out, "nvme0n1", 2000, queues=2, irq="poll")
+    out = ctx.run("blkbench", args + ["-append", "dev=vda mode=randwrite qd=8 ios=1000 poll=0"],
+                  opts=["--bios", "qboot"])
+    check_bench(out, "vda", 1000, irq="msix")
+    out = ctx.run("blkbench", args + ["-append", "dev=sd0 mode=seqread bs=131072 qd=4 ios=200 "
+                                      "poll=0"], opts=["--bios", "qboot"])
+    check_bench(out, "sd0", 200, irq="msix")
+
+
+@scenario("qemu_aarch64_blkbench_virtio_mmio_interrupts_and_nvme_floor", "aarch64")
+def _(ctx):
+    args = (null_disk("m0") + ["-device", "virtio-blk-device,drive=m0"] + null_disk("n0") +
+            ["-device", "nvme,serial=bench,drive=n0"])
+    out = ctx.run("blkbench", args + ["-append", "dev=vda mode=randread qd=8 ios=1000 poll=0"])
+    check_bench(out, "vda", 1000, irq="line")
+    out = ctx.run("blkbench", args + ["-append", "floor=1 mode=randread qd=4 ios=1000"])
+    check_pass(out)
+    b = out.records("bench")
+    expect(len(b) == 1 and b[0].get("driver") == "nvme-floor" and 1000 <= int(b[0]["ios"]) < 1004,
+           f"floor probe line wrong: {b}")
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
