@@ -75,16 +75,38 @@ void keel_vscsi_finish(struct keel_vscsi_rq *q, struct keel_blk_req *req)
     q->fin_tail = req;
 }
 
+/*
+ * Take the first finished request off the list. Finished requests are completed with interrupts
+ * allowed (done() may submit and poll), so the interrupt handler can run between any two
+ * instructions of this drain and append to (and drain) the same list: each entry is therefore
+ * taken off with the queue marked busy, which makes an interrupt meanwhile only set irq_pending
+ * (taken by q_leave's re-check). Without this, an interrupt between the head and tail updates
+ * lost a request or completed one twice (seen on QEMU under TCG).
+ */
+static struct keel_blk_req *fin_pop(struct keel_vscsi_rq *q)
+{
+    struct keel_blk_req *req;
+
+    q->depth++;
+    __asm__ volatile("" ::: "memory"); /* busy before the list is read */
+    req = q->fin_head;
+    if (req != NULL) {
+        q->fin_head = req->next;
+        if (q->fin_head == NULL)
+            q->fin_tail = NULL;
+        req->next = NULL;
+    }
+    __asm__ volatile("" ::: "memory"); /* the list is consistent before the interrupt may run */
+    q->depth--;
+    return req;
+}
+
 unsigned keel_vscsi_drain_finished(struct keel_vscsi_rq *q)
 {
     struct keel_blk_req *req;
     unsigned n = 0;
 
-    while ((req = q->fin_head) != NULL) {
-        q->fin_head = req->next;
-        if (q->fin_head == NULL)
-            q->fin_tail = NULL;
-        req->next = NULL;
+    while ((req = fin_pop(q)) != NULL) {
         keel_blk_complete(req, rq_err(req));
         n++;
     }
