@@ -538,10 +538,7 @@ static void pump_submit(struct keel_vblk_queue *q)
     if (!pump_allowed(q))
         return;
     full = pump_issue(q);
-    /* keel_vq_kick_batch, spelt out: the common unplugged case is one test */
-    if (q->vq.unkicked != 0u &&
-        (!q->vq.plugged || full || q->vq.unkicked >= KEEL_CONFIG_VIRTIO_PLUG_MAX))
-        (void)keel_vq_kick(&q->vq);
+    (void)keel_vq_kick_batch(&q->vq, full);
 }
 
 static int status_to_err(struct keel_vblk *vb, uint8_t st)

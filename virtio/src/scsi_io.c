@@ -394,10 +394,7 @@ static void pump_submit(struct keel_vscsi_rq *q)
     if (!pump_allowed(q))
         return;
     stuck = pump_issue(q);
-    /* keel_vq_kick_batch, spelt out: the common unplugged case is one test */
-    if (q->vq.unkicked != 0u &&
-        (!q->vq.plugged || stuck || q->vq.unkicked >= KEEL_CONFIG_VIRTIO_PLUG_MAX))
-        (void)keel_vq_kick(&q->vq);
+    (void)keel_vq_kick_batch(&q->vq, stuck);
 }
 
 /* ---- completions --------------------------------------------------------------------------------

@@ -362,13 +362,6 @@ bool keel_vq_unplug(struct keel_vq *vq)
     return keel_vq_kick(vq);
 }
 
-bool keel_vq_kick_batch(struct keel_vq *vq)
-{
-    if (vq->plugged && vq->unkicked < KEEL_CONFIG_VIRTIO_PLUG_MAX)
-        return false;
-    return keel_vq_kick(vq);
-}
-
 int keel_vq_get(struct keel_vq *vq, void **token, uint32_t *len)
 {
     int rc;

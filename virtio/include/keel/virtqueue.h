@@ -233,8 +233,18 @@ bool keel_vq_kick(struct keel_vq *vq);
  */
 void keel_vq_plug(struct keel_vq *vq);
 bool keel_vq_unplug(struct keel_vq *vq);
-/** keel_vq_kick unless a batch is open and holds fewer than KEEL_CONFIG_VIRTIO_PLUG_MAX buffers. */
-bool keel_vq_kick_batch(struct keel_vq *vq);
+/**
+ * The submit path's kick: nothing when no buffer waits for publication; otherwise keel_vq_kick
+ * unless a batch is open, holds fewer than KEEL_CONFIG_VIRTIO_PLUG_MAX buffers and the caller is
+ * not `stuck` (out of ring or slot space: the device must see the batch to make room). Inline:
+ * the common unplugged case is one test on the hot path. Owner context.
+ */
+static inline bool keel_vq_kick_batch(struct keel_vq *vq, bool stuck)
+{
+    if (vq->unkicked == 0u || (vq->plugged && !stuck && vq->unkicked < KEEL_CONFIG_VIRTIO_PLUG_MAX))
+        return false;
+    return keel_vq_kick(vq);
+}
 
 /**
  * Reap one used buffer: 1 with *token and *len (validated) set, 0 when none is pending, KEEL_EPROTO
