@@ -152,7 +152,7 @@ int main(void)
                     c->p.irq = irq != 0;
                     c->p.map = map == 0 ? SIM_MAP_TRANSLATE : SIM_MAP_BOUNCE;
                     snprintf(c->name, sizeof(c->name), "io_over_%s_%s_%s_%s",
-                             vt_transport_name(ts[t]), packed ? "packed" : "split",
+                             vmodel_transport_name(ts[t]), packed ? "packed" : "split",
                              irq ? "irq" : "poll", maps[map]);
                     tests[n] = (struct CMUnitTest){c->name, run_combo, NULL, NULL, c};
                     n++;

@@ -7,23 +7,6 @@
 
 #define VT_ARENA (8u << 20)
 
-const char *vt_transport_name(enum vmodel_transport t)
-{
-    switch (t) {
-    case VMODEL_PCI_MODERN:
-        return "pci-modern";
-    case VMODEL_PCI_TRANSITIONAL:
-        return "pci-transitional";
-    case VMODEL_PCI_LEGACY:
-        return "pci-legacy";
-    case VMODEL_MMIO_V2:
-        return "mmio-v2";
-    case VMODEL_MMIO_V1:
-        return "mmio-v1";
-    }
-    return "?";
-}
-
 void vt_init(struct vt *v, const struct vt_params *p)
 {
     memset(v, 0, sizeof(*v));

@@ -56,9 +56,6 @@ bool vt_media_equals(struct vt *v, uint64_t off, const void *buf, size_t len);
 /** Pattern helper: fill `buf` with a deterministic sequence derived from `seed`. */
 void vt_fill(void *buf, size_t len, uint32_t seed);
 
-/** Name of a transport for messages. */
-const char *vt_transport_name(enum vmodel_transport t);
-
 /** Asynchronous request bookkeeping. */
 struct vt_req {
     struct keel_blk_req r;

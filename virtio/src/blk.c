@@ -414,8 +414,7 @@ static void drain_all(struct keel_vblk *vb)
     uint16_t i;
 
     for (i = 0; i < vb->nq; i++)
-        if (vb->q[i].depth == 0u)
-            (void)keel_vblk_drain_finished(&vb->q[i]);
+        keel_vblk_drain_idle(&vb->q[i]);
 }
 
 int keel_vblk_recover(struct keel_vblk *vb)

@@ -91,6 +91,9 @@ uint64_t keel_vblk_deadline(const struct keel_blk_req *req);
 void keel_vblk_pend_push(struct keel_vblk_queue *q, struct keel_blk_req *req);
 void keel_vblk_finish(struct keel_vblk_queue *q, struct keel_blk_req *req);
 unsigned keel_vblk_drain_finished(struct keel_vblk_queue *q);
+/** Drain the finished list from outside any call on `q` (skipped while one is inside), taking an
+    interrupt deferred meanwhile. */
+void keel_vblk_drain_idle(struct keel_vblk_queue *q);
 void keel_vblk_pump(struct keel_vblk_queue *q);
 int keel_vblk_reap(struct keel_vblk_queue *q, unsigned budget);
 void keel_vblk_slot_release(struct keel_vblk_queue *q, struct keel_vblk_slot *s);

@@ -16,6 +16,7 @@
 #include <keel/error.h>
 #include <keel/log.h>
 #include <keel/str.h>
+#include <keel/testpoint.h>
 #include <keel/virtio_blk.h>
 #include <keel/wait.h>
 
@@ -163,6 +164,7 @@ static struct keel_blk_req *fin_pop(struct keel_vblk_queue *q)
     req = q->fin_head;
     if (req != NULL) {
         q->fin_head = req->next;
+        KEEL_TEST_POINT(KEEL_TP_VBLK_FIN_POP); /* an interrupt here must find the queue busy */
         if (q->fin_head == NULL)
             q->fin_tail = NULL;
         req->next = NULL;
@@ -626,30 +628,6 @@ int keel_vblk_reap(struct keel_vblk_queue *q, unsigned budget)
     return n;
 }
 
-/* The queue's interrupt: complete here unless the owner is inside a call on this queue. */
-static void vblk_vq_irq(struct keel_vq *vq, void *arg)
-{
-    struct keel_vblk_queue *q = arg;
-
-    (void)vq;
-    if (q->depth != 0u || q->vb->in_recovery) {
-        q->irq_pending = true;
-        return;
-    }
-    q->depth++;
-    (void)keel_vblk_reap(q, 0);
-    keel_vblk_pump(q);
-    q->depth--;
-    (void)keel_vblk_drain_finished(q);
-}
-
-/* Create the queue's virtqueue with its interrupt callback (defined here: its address stays local).
- */
-int keel_vblk_vq_create(struct keel_vblk_queue *q, uint16_t size_cap)
-{
-    return keel_vq_create(&q->vq, &q->vb->vdev, q->index, size_cap, vblk_vq_irq, q);
-}
-
 static void q_enter(struct keel_vblk_queue *q)
 {
     q->depth++;
@@ -674,6 +652,45 @@ static unsigned q_leave(struct keel_vblk_queue *q, bool drain)
             return n;
         q->depth++;
     }
+}
+
+/*
+ * Complete the queue's finished requests from outside any call on it (recovery, service). An
+ * interrupt while they complete only leaves a note (fin_pop marks the queue busy), so the drain
+ * goes through q_leave, which takes that note: otherwise its completions would wait for the
+ * owner's next call, and an owner waiting for an interrupt would wait for a timeout.
+ */
+void keel_vblk_drain_idle(struct keel_vblk_queue *q)
+{
+    if (q->depth != 0u)
+        return; /* the call that is inside drains on its way out */
+    q_enter(q);
+    (void)q_leave(q, true);
+}
+
+/* The queue's interrupt: complete here unless the owner is inside a call on this queue. */
+static void vblk_vq_irq(struct keel_vq *vq, void *arg)
+{
+    struct keel_vblk_queue *q = arg;
+
+    (void)vq;
+    if (q->depth != 0u || q->vb->in_recovery) {
+        q->irq_pending = true;
+        return;
+    }
+    q_enter(q);
+    (void)keel_vblk_reap(q, 0);
+    keel_vblk_pump(q);
+    /* q_leave, not a bare drain: an interrupt nested in the drain (platforms that allow it) left
+     * a note that nobody else would take. */
+    (void)q_leave(q, true);
+}
+
+/* Create the queue's virtqueue with its interrupt callback (defined here: its address stays local).
+ */
+int keel_vblk_vq_create(struct keel_vblk_queue *q, uint16_t size_cap)
+{
+    return keel_vq_create(&q->vq, &q->vb->vdev, q->index, size_cap, vblk_vq_irq, q);
 }
 
 /* ---- block layer operations ------------------------------------------------------------------ */

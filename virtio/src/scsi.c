@@ -509,8 +509,7 @@ static void drain_all(struct keel_vscsi *vs)
     uint16_t i;
 
     for (i = 0; i < vs->nrq; i++)
-        if (vs->rq[i].depth == 0u)
-            (void)keel_vscsi_drain_finished(&vs->rq[i]);
+        keel_vscsi_drain_idle(&vs->rq[i]);
 }
 
 int keel_vscsi_recover(struct keel_vscsi *vs)

@@ -340,11 +340,12 @@ void keel_vscsi_vq_irq(struct keel_vq *vq, void *arg)
         q->irq_pending = true;
         return;
     }
-    q->depth++;
+    keel_vscsi_q_enter(q);
     (void)keel_vscsi_reap(q, 0);
     keel_vscsi_pump(q);
-    q->depth--;
-    (void)keel_vscsi_drain_finished(q);
+    /* q_leave, not a bare drain: an interrupt nested in the drain (platforms that allow it) left
+     * a note that nobody else would take. */
+    (void)keel_vscsi_q_leave(q, true);
 }
 
 void keel_vscsi_q_enter(struct keel_vscsi_rq *q)
@@ -371,6 +372,20 @@ unsigned keel_vscsi_q_leave(struct keel_vscsi_rq *q, bool drain)
             return n;
         q->depth++;
     }
+}
+
+/*
+ * Complete the queue's finished requests from outside any call on it (recovery). An interrupt
+ * while they complete only leaves a note (fin_pop marks the queue busy), so the drain goes
+ * through q_leave, which takes that note: otherwise its completions would wait for the owner's
+ * next call, and an owner waiting for an interrupt would wait for a timeout.
+ */
+void keel_vscsi_drain_idle(struct keel_vscsi_rq *q)
+{
+    if (q->depth != 0u)
+        return; /* the call that is inside drains on its way out */
+    keel_vscsi_q_enter(q);
+    (void)keel_vscsi_q_leave(q, true);
 }
 
 /* ---- internal commands --------------------------------------------------------------------------

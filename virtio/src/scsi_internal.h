@@ -181,6 +181,9 @@ int keel_vscsi_reap(struct keel_vscsi_rq *q, unsigned budget);
 void keel_vscsi_vq_irq(struct keel_vq *vq, void *arg);
 void keel_vscsi_q_enter(struct keel_vscsi_rq *q);
 unsigned keel_vscsi_q_leave(struct keel_vscsi_rq *q, bool drain);
+/** Drain the finished list from outside any call on `q` (skipped while one is inside), taking an
+    interrupt deferred meanwhile. */
+void keel_vscsi_drain_idle(struct keel_vscsi_rq *q);
 int keel_vscsi_exec(struct keel_vscsi *vs, struct vscsi_icmd *ic, uint32_t timeout_us);
 int keel_vscsi_run(struct keel_vscsi *vs, struct vscsi_icmd *ic, uint32_t timeout_us);
 void keel_vscsi_icmd_init(struct vscsi_icmd *ic, uint8_t target, uint16_t lun);

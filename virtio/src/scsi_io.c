@@ -21,6 +21,7 @@
 #include <keel/error.h>
 #include <keel/log.h>
 #include <keel/str.h>
+#include <keel/testpoint.h>
 #include <keel/virtio_scsi.h>
 
 #include "scsi_internal.h"
@@ -92,6 +93,7 @@ static struct keel_blk_req *fin_pop(struct keel_vscsi_rq *q)
     req = q->fin_head;
     if (req != NULL) {
         q->fin_head = req->next;
+        KEEL_TEST_POINT(KEEL_TP_VSCSI_FIN_POP); /* an interrupt here must find the queue busy */
         if (q->fin_head == NULL)
             q->fin_tail = NULL;
         req->next = NULL;

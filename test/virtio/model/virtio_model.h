@@ -343,6 +343,8 @@ struct vmodel *vmodel_create(struct sim *s, const struct vmodel_cfg *cfg,
 /** Free the model (the sim's regions stay registered but go quiet: destroy the sim next). */
 void vmodel_destroy(struct vmodel *m);
 
+/** Name of a transport for messages ("pci-modern", "mmio-v1", ...). */
+const char *vmodel_transport_name(enum vmodel_transport t);
 struct sim *vmodel_sim(const struct vmodel *m);
 const struct vmodel_cfg *vmodel_get_cfg(const struct vmodel *m);
 /** The PCI function (PCI transports) or NULL. */

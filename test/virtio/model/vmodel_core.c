@@ -871,3 +871,20 @@ bool vmodel_notify_owed(struct vmodel *m, unsigned q)
         return false;
     return vm_split_notify_needed(vq, now);
 }
+
+const char *vmodel_transport_name(enum vmodel_transport t)
+{
+    switch (t) {
+    case VMODEL_PCI_MODERN:
+        return "pci-modern";
+    case VMODEL_PCI_TRANSITIONAL:
+        return "pci-transitional";
+    case VMODEL_PCI_LEGACY:
+        return "pci-legacy";
+    case VMODEL_MMIO_V2:
+        return "mmio-v2";
+    case VMODEL_MMIO_V1:
+        return "mmio-v1";
+    }
+    return "?";
+}
