@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Test points (keel/testpoint.h): compiled only into KEEL_TEST_POINTS builds, never into a port.
- * The hook is the one global in Keel, and it exists only in those builds.
+ * Test points (keel/testpoint.h). CMake compiles this file only into KEEL_TEST_POINTS builds, and
+ * only those builds call it: the hook below is the one global in Keel, and a port does not have
+ * it (docs/porting.md tells other build systems to leave this file out).
  */
 #include <stddef.h>
 

@@ -23,8 +23,6 @@ enum keel_test_point {
     KEEL_TP_VSCSI_FIN_POP = 2,
 };
 
-#if defined(KEEL_TEST_POINTS) && KEEL_TEST_POINTS
-
 /** What runs at a test point: `tp` says which, `arg` is what keel_test_point_set was given. */
 typedef void (*keel_test_point_fn)(enum keel_test_point tp, void *arg);
 
@@ -38,12 +36,11 @@ void keel_test_point_set(keel_test_point_fn fn, void *arg);
 /** Called by KEEL_TEST_POINT(); runs the hook if one is set. Thread safety: as its caller. */
 void keel_test_point(enum keel_test_point tp);
 
+/* A function call where test points are built in; nothing at all elsewhere. */
+#if defined(KEEL_TEST_POINTS) && KEEL_TEST_POINTS
 #define KEEL_TEST_POINT(tp) keel_test_point(tp)
-
 #else
-
 #define KEEL_TEST_POINT(tp) ((void)0)
-
 #endif
 
 #ifdef __cplusplus
