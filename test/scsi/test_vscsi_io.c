@@ -446,6 +446,48 @@ static void test_cmd_per_lun_is_honoured(void **state)
     vst_finish(&v);
 }
 
+/* A device that states a lower cmd_per_lun after a reset (and a smaller max_sectors) is taken at
+ * its word: the LUN's share and the transfer limit follow the configuration read at re-init. */
+static void test_limits_lowered_across_a_reset_are_honoured(void **state)
+{
+    enum { N = 6 };
+    struct vst v;
+    struct vst_req reqs[N];
+    uint8_t bufs[N][512], big[64 * 512];
+    unsigned i, released = 0;
+
+    (void)state;
+    start(&v, VMODEL_PCI_MODERN, false, false, SIM_MAP_TRANSLATE);
+    assert_int_equal(vst_start(&v), KEEL_OK);
+    assert_true(keel_vscsi_find(v.vs, 0, 0)->qdepth > 2u);
+    vscsi_dev_config(v.d)->cmd_per_lun = 2;
+    vscsi_dev_config(v.d)->max_sectors = 16;
+    assert_int_equal(keel_vscsi_recover(v.vs), KEEL_OK);
+    assert_int_equal(keel_vscsi_find(v.vs, 0, 0)->qdepth, 2);
+    assert_int_equal(keel_vscsi_find(v.vs, 0, 0)->max_xfer_blocks, 16);
+    /* 64 blocks in pieces of at most 16 (the model flags a larger one as a violation) */
+    vst_fill(big, sizeof(big), 9);
+    assert_int_equal(keel_blk_write(vst_disk(&v, 0, 0), 0, 100, 64, big, 0), KEEL_OK);
+    assert_true(vst_media_equals(&v, 0, 0, 100u * 512u, big, sizeof(big)));
+    scsi_model_hold_next(v.sm, 0, 0, 2);
+    for (i = 0; i < N; i++) {
+        vst_req_init(&reqs[i], &v, KEEL_BLK_OP_READ, 0, i, 1, bufs[i]);
+        assert_int_equal(keel_blk_submit(vst_disk(&v, 0, 0), &reqs[i].r), KEEL_OK);
+    }
+    (void)keel_blk_poll(vst_disk(&v, 0, 0), 0, 0);
+    assert_int_equal(vscsi_dev_held(v.d), 2);
+    for (i = 0; i < 64 && released < 2u; i++) {
+        const struct vscsi_cmd_log *lg = vscsi_dev_last(v.d, i);
+        if (lg != NULL && lg->cdb[0] == KEEL_SCSI_OP_READ10 && lg->target == 0 && lg->lun == 0 &&
+            scsi_model_release(v.sm, lg->tag) == 0)
+            released++;
+    }
+    assert_int_equal(released, 2);
+    for (i = 0; i < N; i++)
+        assert_int_equal(vst_wait(&v, vst_disk(&v, 0, 0), &reqs[i], 100), KEEL_OK);
+    vst_finish(&v); /* no "more commands on one LUN than cmd_per_lun", no oversized transfer */
+}
+
 /* Release every command the device holds whose log entry is still in reach (a sim timer). */
 static void release_held(void *arg)
 {
@@ -707,6 +749,7 @@ int main(void)
         cmocka_unit_test(test_every_request_queue_carries_io),
         cmocka_unit_test(test_many_requests_in_flight_complete_in_any_order),
         cmocka_unit_test(test_cmd_per_lun_is_honoured),
+        cmocka_unit_test(test_limits_lowered_across_a_reset_are_honoured),
         cmocka_unit_test(test_internal_command_waits_for_room_in_cmd_per_lun),
         cmocka_unit_test(test_scan_waits_for_room_in_cmd_per_lun),
         cmocka_unit_test(test_internal_command_times_out_waiting_for_a_full_lun),

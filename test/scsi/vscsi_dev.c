@@ -966,6 +966,11 @@ uint64_t vscsi_dev_features(const struct vscsi_dev *d)
     return d->neg;
 }
 
+struct vscsi_dev_cfg *vscsi_dev_config(struct vscsi_dev *d)
+{
+    return &d->cfg;
+}
+
 const struct vscsi_dev_stats *vscsi_dev_stats(const struct vscsi_dev *d)
 {
     return &d->st;

@@ -156,6 +156,10 @@ uint32_t vscsi_dev_sense_size(const struct vscsi_dev *d);
 uint32_t vscsi_dev_cdb_size(const struct vscsi_dev *d);
 /** Negotiated features (0 before FEATURES_OK). */
 uint64_t vscsi_dev_features(const struct vscsi_dev *d);
+/** The live configuration: a test may change the limits (seg_max, max_sectors, cmd_per_lun, ...)
+    at run time; the device checks against them at once, the driver sees them when it next reads
+    its configuration (after a reset). Changing num_queues or the sizes is not supported. */
+struct vscsi_dev_cfg *vscsi_dev_config(struct vscsi_dev *d);
 const struct vscsi_dev_stats *vscsi_dev_stats(const struct vscsi_dev *d);
 /** The i-th most recent command (0 = newest), or NULL. */
 const struct vscsi_cmd_log *vscsi_dev_last(const struct vscsi_dev *d, unsigned i);

@@ -360,6 +360,27 @@ int keel_vscsi_attach(struct keel_vscsi *vs, const struct keel_vscsi_opts *opts)
 }
 
 /* After a device reset: the same features, the sizes again, fresh rings, DRIVER_OK, events. */
+/*
+ * After a reset the device may state other limits (seg_max, max_sectors, cmd_per_lun, max_target,
+ * max_lun): from now on the current ones hold, for every LUN too. What was built for the old
+ * configuration stays: the request queues (num_queues) and the slot layout (checked by the caller).
+ * Requests resent after the reset are split again by the new limits.
+ */
+static int adopt_limits(struct keel_vscsi *vs, struct keel_vscsi_config *c)
+{
+    uint16_t i;
+    int rc;
+
+    c->num_queues = vs->cfg.num_queues;
+    vs->cfg = *c;
+    rc = derive_limits(vs);
+    if (rc != KEEL_OK)
+        return rc;
+    for (i = 0; i < vs->nluns; i++)
+        keel_vscsi_lun_limits(vs, &vs->luns[i]);
+    return KEEL_OK;
+}
+
 int keel_vscsi_reinit(struct keel_vscsi *vs)
 {
     struct keel_virtio_dev *d = &vs->vdev;
@@ -377,6 +398,9 @@ int keel_vscsi_reinit(struct keel_vscsi *vs)
         return rc;
     if (c.sense_size != vs->cfg.sense_size || c.cdb_size != vs->cfg.cdb_size)
         return KEEL_EPROTO; /* the slots are laid out for the old sizes */
+    rc = adopt_limits(vs, &c);
+    if (rc != KEEL_OK)
+        return rc;
     if ((d->irq_mode == KEEL_VIRTIO_IRQ_MSIX_PER_VQ ||
          d->irq_mode == KEEL_VIRTIO_IRQ_MSIX_SHARED) &&
         d->tops->set_config_vector(d, 0) != 0u)
