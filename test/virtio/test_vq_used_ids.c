@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Used elements that name a buffer the driver does not have in the device's hands: a free head
- * (never added, or already completed: "completed twice"), or a head added but not yet published
- * by a kick. Each must break the queue (violation, KEEL_EPROTO) and complete nothing: no token
+ * (never added, or already completed: "completed twice", also when the repeat was written in the
+ * same batch and a new buffer was added in between), or a head added but not yet published by a
+ * kick. Each must break the queue (violation, KEEL_EPROTO) and complete nothing: no token
  * comes back from keel_vq_get, and keel_vq_detach still returns every buffer in flight. A fake
  * transport and a device written here on the ring memory itself, so the test writes exactly the
  * used element it wants, for split and packed rings.
@@ -299,6 +300,66 @@ static void test_split_duplicate_of_a_reused_head_does_not_complete_the_new_chai
     bench_fini(&b);
 }
 
+/* The device writes an element twice in one batch (both visible at one read of used->idx). The
+ * driver completes the first and adds a new chain before it reads the second: the head must not
+ * be reused yet, so the repeat names a free head and breaks the queue instead of completing the
+ * new chain (found by fuzz_vscsi on the event queue, whose buffers go back at once). */
+static void test_split_repeat_in_one_batch_does_not_complete_a_chain_added_meanwhile(void **state)
+{
+    struct bench b;
+    void *tok = NULL;
+    uint32_t len;
+    void *const want[2] = {TOK(2), TOK(3)};
+    uint16_t a;
+
+    (void)state;
+    bench_init(&b, false);
+    add(&b, TOK(1));
+    add(&b, TOK(2));
+    (void)keel_vq_kick(&b.vq);
+    a = split_avail_head(&b, 0);
+    split_used(&b, a, 1);
+    split_used(&b, a, 1); /* the repeat, already written */
+    assert_int_equal(keel_vq_get(&b.vq, &tok, &len), 1);
+    assert_ptr_equal(tok, TOK(1));
+    add(&b, TOK(3));
+    (void)keel_vq_kick(&b.vq);
+    assert_true(split_avail_head(&b, 2) != a);
+    tok = NULL;
+    assert_int_equal(keel_vq_get(&b.vq, &tok, &len), KEEL_EPROTO);
+    assert_null(tok);
+    assert_broken_and_nothing_completed(&b, KEEL_VQ_NOT_HEAD, want, 2, 1);
+    bench_fini(&b);
+}
+
+/* Held heads go back once the batch is consumed: a full ring keeps cycling. */
+static void test_split_heads_completed_in_a_batch_are_reused_after_it(void **state)
+{
+    struct bench b;
+    void *tok;
+    uint32_t len;
+    unsigned i, k;
+
+    (void)state;
+    bench_init(&b, false);
+    for (i = 0; i < 100u; i++) {
+        for (k = 0; k < b.vq.size; k++)
+            add(&b, TOK(k));
+        (void)keel_vq_kick(&b.vq);
+        assert_int_equal(b.vq.num_free, 0);
+        for (k = 0; k < b.vq.size; k++)
+            split_used(&b, split_avail_head(&b, (uint16_t)(b.vq.avail_idx - b.vq.size + k)), 1);
+        for (k = 0; k < b.vq.size; k++) {
+            assert_int_equal(keel_vq_get(&b.vq, &tok, &len), 1);
+            assert_ptr_equal(tok, TOK(k));
+            /* nothing is reusable before the last element of the batch is consumed */
+            assert_int_equal(b.vq.num_free, k + 1u == b.vq.size ? b.vq.size : 0u);
+        }
+    }
+    assert_int_equal(b.vq.broken, KEEL_VQ_OK);
+    bench_fini(&b);
+}
+
 /* The used index counts only published buffers: two elements when one buffer was published is
  * the index running ahead, even though two are in flight. */
 static void test_split_used_index_beyond_the_published_buffers_breaks_the_queue(void **state)
@@ -404,6 +465,36 @@ static void test_packed_used_id_completed_twice_breaks_the_queue(void **state)
     bench_fini(&b);
 }
 
+/* As for split rings: a repeat written in the same batch must not complete a buffer added after
+ * the first completion was taken (the id is held until the batch is consumed). */
+static void test_packed_repeat_in_one_batch_does_not_complete_a_buffer_added_meanwhile(void **state)
+{
+    struct bench b;
+    void *tok = NULL;
+    uint32_t len;
+    void *const want[2] = {TOK(2), TOK(3)};
+    uint16_t a;
+
+    (void)state;
+    bench_init(&b, true);
+    add(&b, TOK(1));
+    add(&b, TOK(2));
+    (void)keel_vq_kick(&b.vq);
+    a = packed_slot_id(&b, 0);
+    packed_used(&b, 0, a, 5);
+    packed_used(&b, 1, a, 5); /* the repeat, already written */
+    assert_int_equal(keel_vq_get(&b.vq, &tok, &len), 1);
+    assert_ptr_equal(tok, TOK(1));
+    add(&b, TOK(3));
+    (void)keel_vq_kick(&b.vq);
+    assert_true(packed_slot_id(&b, 2) != a);
+    tok = NULL;
+    assert_int_equal(keel_vq_get(&b.vq, &tok, &len), KEEL_EPROTO);
+    assert_null(tok);
+    assert_broken_and_nothing_completed(&b, KEEL_VQ_NOT_HEAD, want, 2, 1);
+    bench_fini(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,10 +502,14 @@ int main(void)
         cmocka_unit_test(test_split_used_id_completed_twice_breaks_the_queue),
         cmocka_unit_test(test_split_used_id_of_an_unpublished_head_breaks_the_queue),
         cmocka_unit_test(test_split_duplicate_of_a_reused_head_does_not_complete_the_new_chain),
+        cmocka_unit_test(test_split_repeat_in_one_batch_does_not_complete_a_chain_added_meanwhile),
+        cmocka_unit_test(test_split_heads_completed_in_a_batch_are_reused_after_it),
         cmocka_unit_test(test_split_used_index_beyond_the_published_buffers_breaks_the_queue),
         cmocka_unit_test(test_split_kicked_buffers_complete_normally_across_the_index_wrap),
         cmocka_unit_test(test_packed_used_id_of_a_free_id_breaks_the_queue),
         cmocka_unit_test(test_packed_used_id_completed_twice_breaks_the_queue),
+        cmocka_unit_test(
+            test_packed_repeat_in_one_batch_does_not_complete_a_buffer_added_meanwhile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,6 +40,7 @@ void keel_vq_packed_init(struct keel_vq *vq)
     for (i = 0; i < vq->size; i++)
         vq->inflight[i].last = (uint16_t)(i + 1u);
     vq->free_id = 0;
+    vq->held_ndesc = 0;
     vq->next_avail = 0;
     vq->next_used = 0;
     vq->added = 0;
@@ -163,6 +164,35 @@ void keel_vq_packed_free(struct keel_vq *vq, uint16_t id)
     vq->free_id = id;
 }
 
+/*
+ * A completed buffer whose id must not be reused yet (see held_first). Its ring slots stay
+ * counted as in use as well, so that an add that finds slots free always finds an id free.
+ */
+static void packed_hold(struct keel_vq *vq, uint16_t id)
+{
+    struct keel_vq_inflight *f = &vq->inflight[id];
+
+    keel_vq_ind_release(vq, f->ind);
+    f->token = NULL;
+    f->ind = KEEL_VQ_NO_IND;
+    f->last = vq->held_first;
+    if (vq->held_ndesc == 0u)
+        vq->held_last = id;
+    vq->held_first = id;
+    vq->held_ndesc = (uint16_t)(vq->held_ndesc + f->ndesc);
+}
+
+/* No further used descriptor is visible: the held ids and slots are free. */
+void keel_vq_packed_release_held(struct keel_vq *vq)
+{
+    if (vq->held_ndesc == 0u)
+        return;
+    vq->inflight[vq->held_last].last = vq->free_id;
+    vq->free_id = vq->held_first;
+    vq->num_free = (uint16_t)(vq->num_free + vq->held_ndesc);
+    vq->held_ndesc = 0;
+}
+
 static bool slot_used(const struct keel_vq *vq, uint16_t flags)
 {
     bool avail = (flags & KEEL_VIRTQ_DESC_F_AVAIL) != 0u;
@@ -178,8 +208,10 @@ int keel_vq_packed_get(struct keel_vq *vq, void **token, uint32_t *len)
     uint32_t ulen;
     struct keel_vq_inflight *f;
 
-    if (!slot_used(vq, vq_rd16(vq, d, PD_FLAGS)))
+    if (!slot_used(vq, vq_rd16(vq, d, PD_FLAGS))) {
+        keel_vq_packed_release_held(vq);
         return 0;
+    }
     /* 2.8.21.2: the flags first, then (after a read barrier) id and length. */
     keel_rmb(vq->hal);
     id = vq_rd16(vq, d, PD_ID);
@@ -203,12 +235,16 @@ int keel_vq_packed_get(struct keel_vq *vq, void **token, uint32_t *len)
     *token = f->token;
     *len = ulen;
     n = f->ndesc;
-    keel_vq_packed_free(vq, id);
+    /* Reused at once, this id could be named again by a later used descriptor the device wrote
+     * before the reuse (a repeated id), which would then complete the new buffer. */
+    packed_hold(vq, id);
     vq->next_used = (uint16_t)(vq->next_used + n);
     if (vq->next_used >= vq->size) {
         vq->next_used = (uint16_t)(vq->next_used - vq->size);
         vq->used_wrap = !vq->used_wrap;
     }
+    if (!slot_used(vq, vq_rd16(vq, vq->desc + (size_t)vq->next_used * VQ_DESC_BYTES, PD_FLAGS)))
+        keel_vq_packed_release_held(vq);
     return 1;
 }
 

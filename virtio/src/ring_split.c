@@ -60,6 +60,7 @@ void keel_vq_split_init(struct keel_vq *vq)
     for (i = 0; i < vq->size; i++)
         vq->shadow[i].next = (uint16_t)(i + 1u);
     vq->free_head = 0;
+    vq->held_ndesc = 0;
     vq->avail_idx = 0;
     vq->kicked_idx = 0;
     vq->last_used = 0;
@@ -166,6 +167,32 @@ void keel_vq_split_free(struct keel_vq *vq, uint16_t head)
     f->ind = KEEL_VQ_NO_IND;
 }
 
+/* A completed chain whose descriptors must not be reused yet (see held_first). */
+static void split_hold(struct keel_vq *vq, uint16_t head)
+{
+    struct keel_vq_inflight *f = &vq->inflight[head];
+
+    keel_vq_ind_release(vq, f->ind);
+    vq->shadow[f->last].next = vq->held_first;
+    if (vq->held_ndesc == 0u)
+        vq->held_last = f->last;
+    vq->held_first = head;
+    vq->held_ndesc = (uint16_t)(vq->held_ndesc + f->ndesc);
+    f->token = NULL;
+    f->ind = KEEL_VQ_NO_IND;
+}
+
+/* Every completion the device had written when used->idx was last read is consumed. */
+void keel_vq_split_release_held(struct keel_vq *vq)
+{
+    if (vq->held_ndesc == 0u)
+        return;
+    vq->shadow[vq->held_last].next = vq->free_head;
+    vq->free_head = vq->held_first;
+    vq->num_free = (uint16_t)(vq->num_free + vq->held_ndesc);
+    vq->held_ndesc = 0;
+}
+
 /* Every descriptor of the chain still reads as the driver wrote it (the device only reads them). */
 static bool chain_intact(const struct keel_vq *vq, uint16_t head)
 {
@@ -200,8 +227,10 @@ int keel_vq_split_get(struct keel_vq *vq, void **token, uint32_t *len)
     uint32_t id, ulen;
     struct keel_vq_inflight *f;
 
-    if (used_idx == vq->last_used)
+    if (used_idx == vq->last_used) {
+        keel_vq_split_release_held(vq);
         return 0;
+    }
     if ((uint16_t)(used_idx - vq->last_used) > (uint16_t)(vq->in_flight - unpublished(vq))) {
         keel_vq_violation(vq, KEEL_VQ_BAD_IDX, used_idx, vq->last_used);
         return KEEL_EPROTO;
@@ -233,8 +262,12 @@ int keel_vq_split_get(struct keel_vq *vq, void **token, uint32_t *len)
     }
     *token = f->token;
     *len = ulen;
-    keel_vq_split_free(vq, (uint16_t)id);
     vq->last_used++;
+    /* Reused at once, this head could be named again by a later element the device wrote before
+     * the reuse (a repeated id), and that element would complete the new buffer. */
+    split_hold(vq, (uint16_t)id);
+    if (used_idx == vq->last_used)
+        keel_vq_split_release_held(vq);
     return 1;
 }
 

@@ -43,12 +43,29 @@ int keel_vscsi_events_post(struct keel_vscsi *vs)
     int rc;
 
     for (i = 0; i < vs->nevents; i++) {
+        vs->ev_unposted[i] = 0;
         rc = post_one(vs, i);
         if (rc != KEEL_OK)
             return rc;
     }
     (void)keel_vq_kick(&vs->event_vq);
     return KEEL_OK;
+}
+
+/* Post again the buffers that could not go back at once (their descriptors were held). */
+static void repost_taken(struct keel_vscsi *vs)
+{
+    bool any = false;
+    unsigned i;
+
+    for (i = 0; i < vs->nevents; i++) {
+        if (vs->ev_unposted[i] != 0u && post_one(vs, i) == KEEL_OK) {
+            vs->ev_unposted[i] = 0;
+            any = true;
+        }
+    }
+    if (any)
+        (void)keel_vq_kick(&vs->event_vq);
 }
 
 void keel_vscsi_event_irq(struct keel_vq *vq, void *arg)
@@ -167,6 +184,7 @@ static void handle(struct keel_vscsi *vs, const uint8_t *ev)
 void keel_vscsi_events_service(struct keel_vscsi *vs)
 {
     vs->work &= ~W_EVENTS;
+    repost_taken(vs); /* left over when an earlier pass ended in a recovery or a reset */
     for (;;) {
         uint8_t ev[KEEL_VIRTIO_SCSI_EVENT_BYTES];
         const volatile uint8_t *src;
@@ -174,8 +192,10 @@ void keel_vscsi_events_service(struct keel_vscsi *vs)
         uint32_t len, k;
         int rc = keel_vq_get(&vs->event_vq, &token, &len), i;
 
-        if (rc == 0)
+        if (rc == 0) {
+            repost_taken(vs); /* every completion seen is consumed: nothing is held back now */
             break;
+        }
         i = rc < 0 ? -1 : ev_index(vs, token);
         if (i < 0) {
             keel_vq_mark_broken(&vs->event_vq, KEEL_VQ_NOT_HEAD);
@@ -185,9 +205,13 @@ void keel_vscsi_events_service(struct keel_vscsi *vs)
         src = ev_cpu(vs, (unsigned)i);
         for (k = 0; k < sizeof(ev); k++)
             ev[k] = src[k];
-        /* Back to the device first: it drops events when it finds no buffer. */
+        /* Back to the device first: it drops events when it finds no buffer. While the device
+         * has more completions visible, the virtqueue holds this descriptor back (a repeated id
+         * must not complete the buffer again): the buffer then goes back after the loop. */
         if (post_one(vs, (unsigned)i) == KEEL_OK)
             (void)keel_vq_kick(&vs->event_vq);
+        else
+            vs->ev_unposted[i] = 1;
         if (!vs->vdev.legacy && len < KEEL_VIRTIO_SCSI_EVENT_BYTES) {
             vs->stats.bad_events++;
             continue;

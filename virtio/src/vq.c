@@ -431,6 +431,11 @@ int keel_vq_detach(struct keel_vq *vq, void **token)
         vq->stats.occupancy = (uint32_t)(vq->size - vq->num_free);
         return 1;
     }
+    /* The device holds nothing any more (detach follows a reset): nothing held back either. */
+    if (vq->packed)
+        keel_vq_packed_release_held(vq);
+    else
+        keel_vq_split_release_held(vq);
     return 0;
 }
 

@@ -99,6 +99,8 @@ int keel_vq_split_get(struct keel_vq *vq, void **token, uint32_t *len);
 bool keel_vq_split_pending(struct keel_vq *vq);
 void keel_vq_split_set_irq(struct keel_vq *vq, bool on);
 void keel_vq_split_free(struct keel_vq *vq, uint16_t head);
+/** Give the held descriptors (completed while more completions were visible) back for reuse. */
+void keel_vq_split_release_held(struct keel_vq *vq);
 
 /* Packed ring (ring_packed.c). */
 size_t keel_vq_packed_bytes(uint16_t size);
@@ -110,6 +112,8 @@ int keel_vq_packed_get(struct keel_vq *vq, void **token, uint32_t *len);
 bool keel_vq_packed_pending(struct keel_vq *vq);
 void keel_vq_packed_set_irq(struct keel_vq *vq, bool on);
 void keel_vq_packed_free(struct keel_vq *vq, uint16_t id);
+/** Give the held ids and slots (completed while more completions were visible) back for reuse. */
+void keel_vq_packed_release_held(struct keel_vq *vq);
 
 /* Release the indirect table of an in-flight entry (common to both formats). */
 void keel_vq_ind_release(struct keel_vq *vq, uint16_t ind);

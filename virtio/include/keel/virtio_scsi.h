@@ -374,6 +374,7 @@ struct keel_vscsi {
     struct keel_dma_mem event_mem;
     uint16_t nevents;
     uint32_t event_len;
+    uint8_t ev_unposted[KEEL_CONFIG_VSCSI_EVENT_BUFS]; /* taken back, not yet re-posted */
 
     /* discovery */
     struct keel_dma_mem disc_mem;

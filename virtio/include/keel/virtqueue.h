@@ -153,6 +153,13 @@ struct keel_vq {
     uint16_t last_used;   /* next used index to reap */
     uint16_t avail_flags; /* shadow of avail->flags */
 
+    /* Buffers completed while the device had more completions visible: their ids (split: head
+     * descriptors) are held back from reuse until those are consumed too, so that a repeated id
+     * among them can never complete a buffer added meanwhile. Linked like free ones. */
+    uint16_t held_first; /* split: first held descriptor; packed: first held id */
+    uint16_t held_last;  /* the end of that list */
+    uint16_t held_ndesc; /* ring descriptors held (0: none) */
+
     /* packed ring state */
     uint16_t next_avail;
     uint16_t next_used;
