@@ -359,7 +359,6 @@ int keel_vscsi_attach(struct keel_vscsi *vs, const struct keel_vscsi_opts *opts)
     return KEEL_OK;
 }
 
-/* After a device reset: the same features, the sizes again, fresh rings, DRIVER_OK, events. */
 /*
  * After a reset the device may state other limits (seg_max, max_sectors, cmd_per_lun, max_target,
  * max_lun): from now on the current ones hold, for every LUN too. What was built for the old
@@ -381,6 +380,7 @@ static int adopt_limits(struct keel_vscsi *vs, struct keel_vscsi_config *c)
     return KEEL_OK;
 }
 
+/* After a device reset: the same features, the sizes again, fresh rings, DRIVER_OK, events. */
 int keel_vscsi_reinit(struct keel_vscsi *vs)
 {
     struct keel_virtio_dev *d = &vs->vdev;
