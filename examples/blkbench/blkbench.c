@@ -163,6 +163,14 @@ static uint64_t lat_value(unsigned i)
     return lo + ((1ull << (e - 4u)) >> 1);
 }
 
+/* The observed range bounds an estimate: a bucket's middle can lie past the largest value in it. */
+static uint64_t lat_clamp(const struct bench *e, uint64_t us)
+{
+    if (us > e->lat_max)
+        return e->lat_max;
+    return us < e->lat_min ? e->lat_min : us;
+}
+
 /* The latency at percentile pct (1..100): the bucket holding the ceil(n * pct / 100)-th value. */
 static uint64_t lat_percentile(const struct bench *e, unsigned pct)
 {
@@ -174,7 +182,7 @@ static uint64_t lat_percentile(const struct bench *e, unsigned pct)
     for (i = 0; i < LAT_BUCKETS; i++) {
         seen += e->hist[i];
         if (seen >= rank)
-            return lat_value(i);
+            return lat_clamp(e, lat_value(i));
     }
     return e->lat_max;
 }
