@@ -411,38 +411,45 @@ static void test_many_requests_in_flight_complete_in_any_order(void **state)
     vst_finish(&v);
 }
 
-static void test_cmd_per_lun_is_honoured(void **state)
+/* Six one-block reads to LUN 0:0 whose cmd_per_lun share is 2, the device holding the first two:
+ * two commands reach the device, four wait in the driver; released, all six complete. */
+static void six_reads_with_a_share_of_two(struct vst *v)
 {
     enum { N = 6 };
-    struct vst v;
     struct vst_req reqs[N];
     uint8_t bufs[N][512];
     unsigned i, released = 0;
+
+    scsi_model_hold_next(v->sm, 0, 0, 2);
+    for (i = 0; i < N; i++) {
+        vst_req_init(&reqs[i], v, KEEL_BLK_OP_READ, 0, i, 1, bufs[i]);
+        assert_int_equal(keel_blk_submit(vst_disk(v, 0, 0), &reqs[i].r), KEEL_OK);
+    }
+    (void)keel_blk_poll(vst_disk(v, 0, 0), 0, 0);
+    assert_int_equal(vscsi_dev_held(v->d), 2);
+    assert_int_equal(keel_vscsi_find(v->vs, 0, 0)->inflight[0], 2);
+    for (i = 0; i < 64 && released < 2u; i++) {
+        const struct vscsi_cmd_log *lg = vscsi_dev_last(v->d, i);
+        if (lg != NULL && lg->cdb[0] == KEEL_SCSI_OP_READ10 && lg->target == 0 && lg->lun == 0 &&
+            scsi_model_release(v->sm, lg->tag) == 0)
+            released++;
+    }
+    assert_int_equal(released, 2);
+    for (i = 0; i < N; i++)
+        assert_int_equal(vst_wait(v, vst_disk(v, 0, 0), &reqs[i], 100), KEEL_OK);
+    assert_int_equal(vscsi_dev_stats(v->d)->max_held_on_lun, 2);
+}
+
+static void test_cmd_per_lun_is_honoured(void **state)
+{
+    struct vst v;
 
     (void)state;
     start(&v, VMODEL_PCI_MODERN, false, false, SIM_MAP_TRANSLATE);
     v.dc.cmd_per_lun = 2;
     assert_int_equal(vst_start(&v), KEEL_OK);
     assert_int_equal(keel_vscsi_find(v.vs, 0, 0)->qdepth, 2);
-    scsi_model_hold_next(v.sm, 0, 0, 2);
-    for (i = 0; i < N; i++) {
-        vst_req_init(&reqs[i], &v, KEEL_BLK_OP_READ, 0, i, 1, bufs[i]);
-        assert_int_equal(keel_blk_submit(vst_disk(&v, 0, 0), &reqs[i].r), KEEL_OK);
-    }
-    (void)keel_blk_poll(vst_disk(&v, 0, 0), 0, 0);
-    /* Two commands with the device, four waiting in the driver. */
-    assert_int_equal(vscsi_dev_held(v.d), 2);
-    assert_int_equal(keel_vscsi_find(v.vs, 0, 0)->inflight[0], 2);
-    for (i = 0; i < 64 && released < 2u; i++) {
-        const struct vscsi_cmd_log *lg = vscsi_dev_last(v.d, i);
-        if (lg != NULL && lg->cdb[0] == KEEL_SCSI_OP_READ10 && lg->target == 0 && lg->lun == 0 &&
-            scsi_model_release(v.sm, lg->tag) == 0)
-            released++;
-    }
-    assert_int_equal(released, 2);
-    for (i = 0; i < N; i++)
-        assert_int_equal(vst_wait(&v, vst_disk(&v, 0, 0), &reqs[i], 100), KEEL_OK);
-    assert_int_equal(vscsi_dev_stats(v.d)->max_held_on_lun, 2);
+    six_reads_with_a_share_of_two(&v);
     vst_finish(&v);
 }
 
@@ -450,11 +457,8 @@ static void test_cmd_per_lun_is_honoured(void **state)
  * its word: the LUN's share and the transfer limit follow the configuration read at re-init. */
 static void test_limits_lowered_across_a_reset_are_honoured(void **state)
 {
-    enum { N = 6 };
     struct vst v;
-    struct vst_req reqs[N];
-    uint8_t bufs[N][512], big[64 * 512];
-    unsigned i, released = 0;
+    uint8_t big[64 * 512];
 
     (void)state;
     start(&v, VMODEL_PCI_MODERN, false, false, SIM_MAP_TRANSLATE);
@@ -469,22 +473,7 @@ static void test_limits_lowered_across_a_reset_are_honoured(void **state)
     vst_fill(big, sizeof(big), 9);
     assert_int_equal(keel_blk_write(vst_disk(&v, 0, 0), 0, 100, 64, big, 0), KEEL_OK);
     assert_true(vst_media_equals(&v, 0, 0, 100u * 512u, big, sizeof(big)));
-    scsi_model_hold_next(v.sm, 0, 0, 2);
-    for (i = 0; i < N; i++) {
-        vst_req_init(&reqs[i], &v, KEEL_BLK_OP_READ, 0, i, 1, bufs[i]);
-        assert_int_equal(keel_blk_submit(vst_disk(&v, 0, 0), &reqs[i].r), KEEL_OK);
-    }
-    (void)keel_blk_poll(vst_disk(&v, 0, 0), 0, 0);
-    assert_int_equal(vscsi_dev_held(v.d), 2);
-    for (i = 0; i < 64 && released < 2u; i++) {
-        const struct vscsi_cmd_log *lg = vscsi_dev_last(v.d, i);
-        if (lg != NULL && lg->cdb[0] == KEEL_SCSI_OP_READ10 && lg->target == 0 && lg->lun == 0 &&
-            scsi_model_release(v.sm, lg->tag) == 0)
-            released++;
-    }
-    assert_int_equal(released, 2);
-    for (i = 0; i < N; i++)
-        assert_int_equal(vst_wait(&v, vst_disk(&v, 0, 0), &reqs[i], 100), KEEL_OK);
+    six_reads_with_a_share_of_two(&v);
     vst_finish(&v); /* no "more commands on one LUN than cmd_per_lun", no oversized transfer */
 }
 
