@@ -54,6 +54,7 @@
 #include "example.h"
 #include "floor.h"
 #include "probe.h"
+#include "xorshift.h"
 
 #define MAX_QD      128u
 #define ARENA_BYTES (8u * 1024u * 1024u)
@@ -109,17 +110,6 @@ static struct slot slots[MAX_QD];
 static struct bench b;
 
 /* ---- Offsets ------------------------------------------------------------------------------- */
-
-static uint64_t xorshift64(uint64_t *s)
-{
-    uint64_t x = *s;
-
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *s = x;
-    return x;
-}
 
 /* The next I/O's first sector: a uniformly random bs-aligned block, or the next one in order. */
 static uint64_t next_lba(struct bench *e)

@@ -19,6 +19,7 @@
 #include <keel/str.h>
 
 #include "floor.h"
+#include "xorshift.h"
 
 #define REG_CAP  0x00u
 #define REG_CC   0x14u
@@ -204,17 +205,6 @@ static int identify_ns(uint64_t *nsze, uint32_t *bsize)
     fmt = id[26] & 0x0fu;
     *bsize = 1u << id[128u + 4u * fmt + 2u];
     return *nsze != 0u && *bsize >= 512u ? KEEL_OK : KEEL_EPROTO;
-}
-
-static uint64_t xorshift64(uint64_t *s)
-{
-    uint64_t x = *s;
-
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *s = x;
-    return x;
 }
 
 int nvme_floor_run(const struct floor_cfg *c, floor_lat_fn rec, struct floor_out *o)
