@@ -39,6 +39,7 @@ static struct keel_nvme_ns *req_ns(const struct keel_blk_req *r)
     return (struct keel_nvme_ns *)r->priv[NVME_REQ_NS];
 }
 
+/* Units a request needs handed to commands: blocks, or 1 for a flush or a DSM range list. */
 static uint32_t req_units(const struct keel_blk_req *r)
 {
     return (r->op == KEEL_BLK_OP_FLUSH || r->op == KEEL_BLK_OP_TRIM) ? 1u : r->count;
@@ -46,7 +47,13 @@ static uint32_t req_units(const struct keel_blk_req *r)
 
 static bool req_fully_issued(const struct keel_blk_req *r)
 {
-    return r->priv[NVME_REQ_ISSUED] >= req_units(r);
+    return r->priv[NVME_REQ_LEFT] == 0u;
+}
+
+/* Units already handed to commands (block ranges only: the next child starts there). */
+static uint32_t req_issued(const struct keel_blk_req *r)
+{
+    return r->count - (uint32_t)r->priv[NVME_REQ_LEFT];
 }
 
 /* Complete the parent once nothing is in flight and nothing more will be issued. */
@@ -145,9 +152,9 @@ static int map_data(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, struct 
             break;
         *nlb >>= 1;
     }
-    switch (rc) {
-    case KEEL_OK:
+    if (rc == KEEL_OK)
         return KEEL_OK;
+    switch (rc) {
     case KEEL_EBUSY:  /* no PRP list page free */
     case KEEL_ENOMEM: /* HAL out of bounce/IOMMU space: try again later */
         return KEEL_EAGAIN;
@@ -165,7 +172,7 @@ static int map_data(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, struct 
 static int build_rw(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, struct keel_nvme_ns *ns,
                     struct keel_blk_req *r)
 {
-    uint32_t done = (uint32_t)r->priv[NVME_REQ_ISSUED];
+    uint32_t done = req_issued(r);
     uint32_t nlb = r->count - done;
     bool compare = (req_flags(r) & NVME_RF_COMPARE) != 0u;
     enum keel_dma_dir dir =
@@ -194,7 +201,7 @@ static int build_rw(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, struct 
 
 static void build_write_zeroes(struct keel_nvme_slot *s, struct keel_blk_req *r)
 {
-    uint32_t done = (uint32_t)r->priv[NVME_REQ_ISSUED];
+    uint32_t done = req_issued(r);
     uint32_t nlb = r->count - done;
     uint64_t lba = r->dev_lba + done;
     uint32_t cdw12 = (r->flags & KEEL_BLK_REQ_UNMAP) ? KEEL_NVME_WZ_DEAC : 0u;
@@ -208,8 +215,11 @@ static void build_write_zeroes(struct keel_nvme_slot *s, struct keel_blk_req *r)
     s->nlb = nlb;
 }
 
-/* Issue one child. KEEL_EAGAIN: out of slots/SQ room/PRP pages/bounce, try again after a poll. */
-static int issue_one(struct keel_nvme_qpair *q, struct keel_blk_req *r)
+/*
+ * Issue one child, timed from `now`. KEEL_EAGAIN: out of slots/SQ room/PRP pages/bounce, try again
+ * after a poll.
+ */
+static int issue_one(struct keel_nvme_qpair *q, struct keel_blk_req *r, uint64_t now)
 {
     struct keel_nvme_ns *ns = req_ns(r);
     struct keel_nvme_slot *s;
@@ -243,19 +253,22 @@ static int issue_one(struct keel_nvme_qpair *q, struct keel_blk_req *r)
     s->kind = NVME_KIND_BLK;
     s->owner = r;
     s->timeout_us = req_timeout(r);
-    s->deadline_us = nvme_deadline_after(q->ctrl, s->timeout_us);
+    s->deadline_us = now + s->timeout_us;
     keel_nvme_track_deadline(q, s->deadline_us);
-    r->priv[NVME_REQ_ISSUED] += s->nlb;
+    r->priv[NVME_REQ_LEFT] -= s->nlb;
     r->priv[NVME_REQ_OUTSTANDING]++;
     keel_nvme_sq_push(q, s);
     return KEEL_OK;
 }
 
-/* Issue children until done, out of resources, or a hard error (recorded in the request). */
-static void issue(struct keel_nvme_qpair *q, struct keel_blk_req *r)
+/*
+ * Issue children until done, out of resources, or a hard error (recorded in the request). `now` is
+ * the time the children are issued at (one clock read per call, not one per child).
+ */
+static void issue(struct keel_nvme_qpair *q, struct keel_blk_req *r, uint64_t now)
 {
     while (!req_fully_issued(r) && req_err(r) == KEEL_OK) {
-        int rc = issue_one(q, r);
+        int rc = issue_one(q, r, now);
 
         if (rc == KEEL_EAGAIN)
             break;
@@ -306,12 +319,12 @@ static int submit(struct keel_nvme_ns *ns, struct keel_blk_req *r, uint32_t flag
         q->stats.backpressure++;
         return KEEL_ENOSPC;
     }
-    r->priv[NVME_REQ_ISSUED] = 0;
+    r->priv[NVME_REQ_LEFT] = req_units(r);
     r->priv[NVME_REQ_OUTSTANDING] = 0;
     r->priv[NVME_REQ_STATE] = (uintptr_t)flags << 8;
     r->priv[NVME_REQ_NS] = (uintptr_t)ns;
     keel_nvme_q_enter(q);
-    issue(q, r);
+    issue(q, r, r->start_us); /* the block layer read the clock at submit: timed from there */
     if (r->priv[NVME_REQ_OUTSTANDING] == 0u) {
         /* Nothing reached the device: refuse, done() will not run. */
         rc = req_err(r);
@@ -334,13 +347,15 @@ int keel_nvme_io_submit(struct keel_nvme_ns *ns, struct keel_blk_req *req)
 void keel_nvme_io_continue(struct keel_nvme_qpair *q)
 {
     struct keel_blk_req *r = q->waiting;
+    uint64_t now;
 
     if (r == NULL || !nvme_live(q->ctrl))
         return;
-    issue(q, r);
+    now = nvme_now(q->ctrl);
+    issue(q, r, now);
     /* A request that could not even start within its timeout fails rather than wait forever. */
     if (r->priv[NVME_REQ_OUTSTANDING] == 0u && !req_fully_issued(r) &&
-        nvme_now(q->ctrl) >= r->start_us + req_timeout(r))
+        now >= r->start_us + req_timeout(r))
         req_set_err(r, KEEL_ETIMEDOUT);
     req_settle(q, r);
 }

@@ -69,10 +69,10 @@ enum {
     (8u + 2u * KEEL_CONFIG_NVME_MAX_IO_QUEUES + KEEL_CONFIG_NVME_NS_SCAN_MAX +                     \
      KEEL_CONFIG_NVME_MAX_NAMESPACES)
 
-#define NVME_REQ_ISSUED      0    /* units (blocks, or 1 for flush/DSM) handed to commands so far */
-#define NVME_REQ_OUTSTANDING 1    /* child commands in flight */
-#define NVME_REQ_STATE       2    /* flags << 8 | first error as -err (low 8 bits) */
-#define NVME_REQ_NS          3    /* struct keel_nvme_ns * */
+#define NVME_REQ_LEFT        0 /* units (blocks, or 1 for flush/DSM) not yet handed to commands */
+#define NVME_REQ_OUTSTANDING 1 /* child commands in flight */
+#define NVME_REQ_STATE       2 /* flags << 8 | first error as -err (low 8 bits) */
+#define NVME_REQ_NS          3 /* struct keel_nvme_ns * */
 #define NVME_RF_COMPARE      0x1u /* READ op carrying a Compare */
 #define NVME_RF_RANGES       0x2u /* TRIM op: buf holds `count` keel_nvme_range entries */
 #define NVME_RF_EXEC_DONE    0x4u /* done() of a blocking helper's request ran (io.c) */

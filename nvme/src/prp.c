@@ -147,6 +147,26 @@ static int build(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, const stru
     return KEEL_OK;
 }
 
+/*
+ * The common case without the general walk: one segment, dword aligned, touching at most two
+ * memory pages (any block of up to a page), so PRP1 and PRP2 are all the command needs. The rules
+ * are seg_rules()' for n = 1; anything else takes the general path.
+ */
+static bool one_segment(struct keel_nvme_slot *s, const struct keel_dma_seg *sg, unsigned shift)
+{
+    uint64_t end = sg->bus + sg->len;
+    uint64_t span;
+
+    if ((sg->bus & 3u) != 0u || sg->len == 0u || end < sg->bus)
+        return false;
+    span = ((end - 1u) >> shift) - (sg->bus >> shift); /* pages after the first */
+    if (span > 1u || span + 1u > KEEL_CONFIG_NVME_MAX_CMD_PAGES)
+        return false;
+    s->sqe.prp1 = keel_cpu_to_le64(sg->bus);
+    s->sqe.prp2 = span != 0u ? keel_cpu_to_le64((sg->bus | ((1ull << shift) - 1u)) + 1u) : 0u;
+    return true;
+}
+
 int keel_nvme_prp_map(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, void *buf, uint32_t len,
                       enum keel_dma_dir dir)
 {
@@ -162,10 +182,11 @@ int keel_nvme_prp_map(struct keel_nvme_qpair *q, struct keel_nvme_slot *s, void 
         return rc;
     /* A HAL that reports more segments than it may fill broke its contract: read none of them. */
     rc = nseg <= KEEL_CONFIG_NVME_MAX_CMD_PAGES + 1u ? KEEL_OK : KEEL_EHAL;
-    if (rc == KEEL_OK)
+    if (rc == KEEL_OK && !(nseg == 1u && one_segment(s, &q->segs[0], q->ctrl->page_shift))) {
         rc = seg_rules(q->segs, nseg, q->ctrl->page_shift, &pages);
-    if (rc == KEEL_OK)
-        rc = build(q, s, q->segs, nseg, pages);
+        if (rc == KEEL_OK)
+            rc = build(q, s, q->segs, nseg, pages);
+    }
     if (rc != KEEL_OK) {
         hal->ops->dma_unmap(hal->ctx, cookie, buf, len, dir);
         return rc;
