@@ -53,6 +53,7 @@
 
 #include "example.h"
 #include "floor.h"
+#include "lat_hist.h"
 #include "probe.h"
 #include "xorshift.h"
 
@@ -61,9 +62,6 @@
 #define MAX_QUEUES  4u
 #define RESCUE_US   1000000u
 #define STALL_US    10000000u /* no completion at all for this long: give up */
-#define LAT_EXACT   32u       /* latencies below this are their own bucket */
-#define LAT_SUB     16u       /* buckets per power of two above */
-#define LAT_BUCKETS (LAT_EXACT + (64u - 5u) * LAT_SUB)
 
 enum bench_mode { MODE_RANDREAD, MODE_RANDWRITE, MODE_SEQREAD, MODE_SEQWRITE };
 
@@ -98,10 +96,10 @@ struct bench {
     bool measuring, stopping;
     uint64_t warm_left, t0, t_end, last_progress;
     /* results */
-    uint64_t ios, bytes, errors, rescued, lat_sum, lat_min, lat_max;
+    uint64_t ios, bytes, errors, rescued;
     uint64_t busy_us; /* measured rounds that found completions: poll + reap + resubmit */
     uint64_t qios[MAX_QUEUES];
-    uint64_t hist[LAT_BUCKETS];
+    struct lat_hist lat;
 };
 
 static struct ex_devices devs;
@@ -125,56 +123,6 @@ static uint64_t next_lba(struct bench *e)
             e->seq_next = 0;
     }
     return e->a.lba + blk * e->per_io;
-}
-
-/* ---- Latency histogram --------------------------------------------------------------------- */
-
-static unsigned lat_bucket(uint64_t us)
-{
-    unsigned e;
-
-    if (us < LAT_EXACT)
-        return (unsigned)us;
-    e = 63u - (unsigned)__builtin_clzll(us); /* >= 5 */
-    return LAT_EXACT + (e - 5u) * LAT_SUB + (unsigned)((us >> (e - 4u)) & (LAT_SUB - 1u));
-}
-
-/* A representative value of bucket i: exact below LAT_EXACT, else the middle of its range. */
-static uint64_t lat_value(unsigned i)
-{
-    unsigned e, sub;
-    uint64_t lo;
-
-    if (i < LAT_EXACT)
-        return i;
-    e = 5u + (i - LAT_EXACT) / LAT_SUB;
-    sub = (i - LAT_EXACT) % LAT_SUB;
-    lo = (uint64_t)(LAT_SUB + sub) << (e - 4u);
-    return lo + ((1ull << (e - 4u)) >> 1);
-}
-
-/* The observed range bounds an estimate: a bucket's middle can lie past the largest value in it. */
-static uint64_t lat_clamp(const struct bench *e, uint64_t us)
-{
-    if (us > e->lat_max)
-        return e->lat_max;
-    return us < e->lat_min ? e->lat_min : us;
-}
-
-/* The latency at percentile pct (1..100): the bucket holding the ceil(n * pct / 100)-th value. */
-static uint64_t lat_percentile(const struct bench *e, unsigned pct)
-{
-    uint64_t rank = (e->ios * pct + 99u) / 100u, seen = 0;
-    unsigned i;
-
-    if (rank == 0u)
-        rank = 1;
-    for (i = 0; i < LAT_BUCKETS; i++) {
-        seen += e->hist[i];
-        if (seen >= rank)
-            return lat_clamp(e, lat_value(i));
-    }
-    return e->lat_max;
 }
 
 /* ---- The engine ---------------------------------------------------------------------------- */
@@ -269,12 +217,7 @@ static void record(struct bench *e, struct slot *s)
         e->ios++;
         e->qios[s->req.queue]++;
         e->bytes += (uint64_t)e->per_io * e->ss;
-        e->lat_sum += lat;
-        if (lat < e->lat_min || e->ios == 1u)
-            e->lat_min = lat;
-        if (lat > e->lat_max)
-            e->lat_max = lat;
-        e->hist[lat_bucket(lat)]++;
+        lat_hist_add(&e->lat, lat);
     }
 }
 
@@ -557,10 +500,10 @@ static void report(const struct bench *e, const char *name, const char *driver, 
                      (unsigned long long)(e->busy_us * 100u / el), (unsigned long long)e->errors);
     keel_port_printf("benchlat dev=%s lat_p50_us=%llu lat_p99_us=%llu lat_min_us=%llu "
                      "lat_avg_us=%llu lat_max_us=%llu interrupts=%llu rescued=%llu\n",
-                     name, (unsigned long long)lat_percentile(e, 50),
-                     (unsigned long long)lat_percentile(e, 99), (unsigned long long)e->lat_min,
-                     (unsigned long long)(e->ios != 0u ? e->lat_sum / e->ios : 0u),
-                     (unsigned long long)e->lat_max, (unsigned long long)interrupts,
+                     name, (unsigned long long)lat_hist_percentile(&e->lat, 50),
+                     (unsigned long long)lat_hist_percentile(&e->lat, 99),
+                     (unsigned long long)e->lat.min, (unsigned long long)lat_hist_avg(&e->lat),
+                     (unsigned long long)e->lat.max, (unsigned long long)interrupts,
                      (unsigned long long)e->rescued);
     for (q = 0; q < (unsigned)e->a.queues; q++)
         keel_port_printf("benchq queue=%u ios=%llu\n", q, (unsigned long long)e->qios[q]);
@@ -572,12 +515,7 @@ static void floor_record(uint64_t lat)
 {
     b.ios++;
     b.bytes += b.a.bs;
-    b.lat_sum += lat;
-    if (lat < b.lat_min || b.ios == 1u)
-        b.lat_min = lat;
-    if (lat > b.lat_max)
-        b.lat_max = lat;
-    b.hist[lat_bucket(lat)]++;
+    lat_hist_add(&b.lat, lat);
 }
 
 static int run_floor(const struct keel_port *port, const struct args *a)
