@@ -300,26 +300,30 @@ static struct keel_blkdev *queue_root(struct keel_blkdev *dev, unsigned queue)
     return root;
 }
 
-int keel_blk_plug(struct keel_blkdev *dev, unsigned queue)
+/* Opens (plug) or closes a submission batch on the queue through the driver's batch hooks. */
+static int batch_hook(struct keel_blkdev *dev, unsigned queue, bool plug)
 {
     struct keel_blkdev *root = queue_root(dev, queue);
+    void (*hook)(struct keel_blkdev *, unsigned);
 
     if (root == NULL)
         return KEEL_EINVAL;
-    if (root->batch != NULL && root->batch->plug != NULL)
-        root->batch->plug(root, queue);
+    if (root->batch == NULL)
+        return KEEL_OK;
+    hook = plug ? root->batch->plug : root->batch->unplug;
+    if (hook != NULL)
+        hook(root, queue);
     return KEEL_OK;
+}
+
+int keel_blk_plug(struct keel_blkdev *dev, unsigned queue)
+{
+    return batch_hook(dev, queue, true);
 }
 
 int keel_blk_unplug(struct keel_blkdev *dev, unsigned queue)
 {
-    struct keel_blkdev *root = queue_root(dev, queue);
-
-    if (root == NULL)
-        return KEEL_EINVAL;
-    if (root->batch != NULL && root->batch->unplug != NULL)
-        root->batch->unplug(root, queue);
-    return KEEL_OK;
+    return batch_hook(dev, queue, false);
 }
 
 void keel_blk_note_retry(struct keel_blk_req *req)
