@@ -59,20 +59,18 @@ struct keel_blkdev;
 /** State of the block-layer workload loop (bench_io_run). */
 struct bench_io {
     struct keel_blkdev *dev;
-    unsigned qd;       /* requests kept in flight (1 .. BENCH_QD_MAX) */
-    uint32_t count;    /* sectors per request (4 KiB worth) */
-    uint64_t lba_mask; /* LBAs wrap inside this (a power of two minus one, in sectors) */
-    uint8_t *bufs;     /* qd buffers of BENCH_BLOCK_BYTES, page aligned */
-    void (*batch_begin)(void *arg); /* optional: open a doorbell batch before submitting */
-    void (*batch_end)(void *arg);   /* optional: ring it once after */
-    void *batch_arg;
+    unsigned qd;           /* requests kept in flight (1 .. BENCH_QD_MAX) */
+    uint32_t count;        /* sectors per request (4 KiB worth) */
+    uint64_t lba_mask;     /* LBAs wrap inside this (a power of two minus one, in sectors) */
+    uint8_t *bufs;         /* qd buffers of BENCH_BLOCK_BYTES, page aligned */
+    bool batch;            /* each round of submissions inside keel_blk_plug / keel_blk_unplug */
     struct bench_req *req; /* qd requests */
     uint16_t free[BENCH_QD_MAX];
     unsigned nfree;
     uint64_t ok, failed;
 };
 
-/** Prepare `b` (dev, qd, count, lba_mask and the batch hooks set by the caller). */
+/** Prepare `b` (dev, qd, count, lba_mask and batch set by the caller). */
 void bench_io_init(struct bench_io *b);
 /** bench_fn: keep b->qd reads in flight until `ios` completed (submit, then poll queue 0). */
 uint64_t bench_io_run(void *ctx, uint64_t ios);

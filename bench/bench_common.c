@@ -189,8 +189,8 @@ uint64_t bench_io_run(void *ctx, uint64_t ios)
 
     while (b->ok + b->failed - ok0 - fail0 < ios) {
         uint64_t before = b->ok + b->failed;
-        if (b->batch_begin != NULL)
-            b->batch_begin(b->batch_arg);
+        if (b->batch)
+            (void)keel_blk_plug(b->dev, 0);
         while (b->nfree != 0 && issued < ios) {
             uint16_t i = b->free[--b->nfree];
             struct keel_blk_req *r = &b->req[i].r;
@@ -212,8 +212,8 @@ uint64_t bench_io_run(void *ctx, uint64_t ios)
             }
             issued++;
         }
-        if (b->batch_end != NULL)
-            b->batch_end(b->batch_arg);
+        if (b->batch)
+            (void)keel_blk_unplug(b->dev, 0);
         (void)keel_blk_poll(b->dev, 0, 0);
         idle = b->ok + b->failed == before ? idle + 1u : 0u;
         if (idle > 1000000u)

@@ -2,8 +2,8 @@
 /*
  * keel-bench-nvme: 4 KiB reads through Keel's NVMe driver on one I/O queue pair, polled, against
  * the instant NVMe queue pair (or the full controller model with --model), and the hand-written
- * floor (--floor). QD32 submits each batch inside keel_nvme_batch_begin/end (one SQ tail doorbell
- * per batch). See bench.h.
+ * floor (--floor). QD32 submits each batch inside keel_blk_plug / keel_blk_unplug (NVMe's batch
+ * hooks: one SQ tail doorbell per batch). See bench.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,16 +39,6 @@ struct nbench {
     struct floor_nvme fl;
     uint8_t *floor_bufs;
 };
-
-static void batch_begin(void *arg)
-{
-    keel_nvme_batch_begin(arg, 0);
-}
-
-static void batch_end(void *arg)
-{
-    keel_nvme_batch_end(arg, 0);
-}
 
 static void setup(struct nbench *b)
 {
@@ -138,11 +128,7 @@ int main(int argc, char **argv)
         b.io.qd = b.qd;
         b.io.count = BENCH_BLOCK_BYTES / b.disk->info.sector_size;
         b.io.lba_mask = b.disk->info.sector_count - 1u;
-        if (b.qd > 1) {
-            b.io.batch_begin = batch_begin;
-            b.io.batch_end = batch_end;
-            b.io.batch_arg = b.c;
-        }
+        b.io.batch = b.qd > 1; /* one SQ tail doorbell per batch */
         bench_io_init(&b.io);
         fn = bench_io_run;
         ctx = &b.io;

@@ -63,17 +63,6 @@ struct vbench {
     uint8_t *floor_bufs;
 };
 
-/* QD > 1: every batch of submissions inside keel_blk_plug / keel_blk_unplug (one notification). */
-static void batch_begin(void *arg)
-{
-    (void)keel_blk_plug(arg, 0);
-}
-
-static void batch_end(void *arg)
-{
-    (void)keel_blk_unplug(arg, 0);
-}
-
 static void setup_blk(struct vbench *v)
 {
     struct vmodel_cfg mc;
@@ -249,11 +238,7 @@ int main(int argc, char **argv)
         v.io.lba_mask = v.disk->info.sector_count - 1u;
         if ((v.disk->info.sector_count & v.io.lba_mask) != 0)
             bench_die("disk size is not a power of two");
-        if (v.w->qd > 1u) {
-            v.io.batch_begin = batch_begin;
-            v.io.batch_end = batch_end;
-            v.io.batch_arg = v.disk;
-        }
+        v.io.batch = v.w->qd > 1u; /* one notification per batch */
         bench_io_init(&v.io);
         fn = bench_io_run;
         ctx = &v.io;
