@@ -105,7 +105,6 @@ void keel_nvme_qpair_setup(struct keel_nvme_ctrl *c, struct keel_nvme_qpair *q, 
                            uint16_t prp_pages);
 void keel_nvme_qpair_restart(struct keel_nvme_qpair *q);
 struct keel_nvme_slot *keel_nvme_slot_get(struct keel_nvme_qpair *q);
-void keel_nvme_slot_put(struct keel_nvme_qpair *q, struct keel_nvme_slot *s);
 uint16_t keel_nvme_slot_index(const struct keel_nvme_qpair *q, const struct keel_nvme_slot *s);
 bool keel_nvme_sq_full(const struct keel_nvme_qpair *q);
 /* The SQ looks full: if no slot has a command with the device, resync the head; true when full. */
@@ -116,8 +115,7 @@ void keel_nvme_sq_ring(struct keel_nvme_qpair *q);
 /* Reap up to budget (0: one pass of the queue) completions; rings the CQ head doorbell once. */
 unsigned keel_nvme_cq_reap(struct keel_nvme_qpair *q, unsigned budget);
 void keel_nvme_track_deadline(struct keel_nvme_qpair *q, uint64_t deadline_us);
-/* Unmap, free PRP pages and bounce; the slot stays allocated. */
-void keel_nvme_slot_unmap(struct keel_nvme_qpair *q, struct keel_nvme_slot *s);
+/* Unmap the slot's buffer, free its PRP pages and the bounce buffer, and free the slot. */
 void keel_nvme_slot_release(struct keel_nvme_qpair *q, struct keel_nvme_slot *s);
 /* Queue entries in use by busy slots. */
 unsigned keel_nvme_qpair_busy(const struct keel_nvme_qpair *q);

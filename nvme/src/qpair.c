@@ -102,7 +102,7 @@ struct keel_nvme_slot *keel_nvme_slot_get(struct keel_nvme_qpair *q)
     return s;
 }
 
-void keel_nvme_slot_put(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
+static void slot_put(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
 {
     s->state = NVME_SLOT_FREE;
     s->owner = NULL;
@@ -184,7 +184,8 @@ void keel_nvme_track_deadline(struct keel_nvme_qpair *q, uint64_t deadline_us)
         q->next_check_us = deadline_us;
 }
 
-void keel_nvme_slot_unmap(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
+/* Unmap, free PRP pages and bounce; the slot stays allocated. */
+static void slot_unmap(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
 {
     const struct keel_hal *hal = q->ctrl->hal;
 
@@ -196,13 +197,14 @@ void keel_nvme_slot_unmap(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
         q->bounce_busy = 0;
         s->flags = (uint8_t)(s->flags & ~NVME_SF_BOUNCE);
     }
-    keel_nvme_prp_free(q, s);
+    if (s->nlist != 0u)
+        keel_nvme_prp_free(q, s);
 }
 
 void keel_nvme_slot_release(struct keel_nvme_qpair *q, struct keel_nvme_slot *s)
 {
-    keel_nvme_slot_unmap(q, s);
-    keel_nvme_slot_put(q, s);
+    slot_unmap(q, s);
+    slot_put(q, s);
 }
 
 static void protocol_error(struct keel_nvme_qpair *q, const char *what, uint32_t v)
