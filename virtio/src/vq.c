@@ -12,8 +12,6 @@
 
 #include "vq_internal.h"
 
-#define IND_TABLE_BYTES ((size_t)KEEL_CONFIG_VIRTIO_MAX_SEGS * VQ_DESC_BYTES)
-
 size_t keel_vq_ring_bytes(uint16_t size, bool packed)
 {
     return packed ? keel_vq_packed_bytes(size) : keel_vq_split_bytes(size);
@@ -33,27 +31,6 @@ void keel_vq_mark_broken(struct keel_vq *vq, enum keel_vq_violation why)
 {
     if (vq->broken == KEEL_VQ_OK)
         vq->broken = (uint8_t)why;
-}
-
-uint8_t *keel_vq_ind_cpu(const struct keel_vq *vq, uint16_t ind)
-{
-    return (uint8_t *)vq->ind_pool.cpu + (size_t)ind * IND_TABLE_BYTES;
-}
-
-keel_bus_addr_t keel_vq_ind_bus(const struct keel_vq *vq, uint16_t ind)
-{
-    return vq->ind_pool.bus + (keel_bus_addr_t)ind * IND_TABLE_BYTES;
-}
-
-void keel_vq_ind_release(struct keel_vq *vq, uint16_t ind)
-{
-#if KEEL_CONFIG_VIRTIO_INDIRECT_POOL > 0
-    if (ind != KEEL_VQ_NO_IND && vq->ind_top < vq->ind_count)
-        vq->ind_free[vq->ind_top++] = ind;
-#else
-    (void)vq;
-    (void)ind;
-#endif
 }
 
 static uint16_t ind_take(struct keel_vq *vq)
@@ -127,7 +104,7 @@ static int vq_alloc(struct keel_vq *vq)
         uint16_t n = KEEL_CONFIG_VIRTIO_INDIRECT_POOL;
         if (n > vq->size)
             n = vq->size;
-        rc = hal->ops->dma_alloc(hal->ctx, (size_t)n * IND_TABLE_BYTES, 16, &vq->ind_pool);
+        rc = hal->ops->dma_alloc(hal->ctx, (size_t)n * VQ_IND_TABLE_BYTES, 16, &vq->ind_pool);
         if (rc != KEEL_OK) {
             vq->use_indirect = false; /* work without: chains in the ring */
         } else {
@@ -222,7 +199,8 @@ int keel_vq_restart(struct keel_vq *vq)
     return KEEL_OK;
 }
 
-/* Sum the device-writable bytes of the chain; KEEL_EINVAL when they overflow 32 bits. */
+/* Sum the device-readable and device-writable bytes of a direct chain; KEEL_EINVAL for a zero
+ * length or when the writable bytes overflow 32 bits. */
 static int chain_wlen(const struct keel_vq_sg *sg, unsigned n_out, unsigned total, uint32_t *wlen,
                       uint64_t *rlen)
 {
@@ -244,20 +222,34 @@ static int chain_wlen(const struct keel_vq_sg *sg, unsigned n_out, unsigned tota
     return KEEL_OK;
 }
 
-/* Fill indirect table `ind` in the queue's format (2.7.5.3 split, 2.8.6 packed). */
-static void ind_fill(struct keel_vq *vq, uint16_t ind, const struct keel_vq_sg *sg, unsigned n_out,
-                     unsigned total)
+/*
+ * Fill indirect table `ind` in the queue's format (2.7.5.3 split, 2.8.6 packed), checking and
+ * summing the lengths on the way (one pass: the table is private until the ring names it, so a
+ * chain refused half-way leaves nothing behind). Same rules and results as chain_wlen.
+ */
+static int ind_fill(struct keel_vq *vq, uint16_t ind, const struct keel_vq_sg *sg, unsigned n_out,
+                    unsigned total, uint32_t *wlen, uint64_t *rlen)
 {
-    uint8_t *t = keel_vq_ind_cpu(vq, ind);
+    uint8_t *d = keel_vq_ind_cpu(vq, ind);
+    bool packed = vq->packed;
+    uint64_t w = 0, r = 0;
     unsigned i;
 
-    for (i = 0; i < total; i++) {
-        uint8_t *d = t + (size_t)i * VQ_DESC_BYTES;
-        uint16_t flags = (uint16_t)(i >= n_out ? KEEL_VIRTQ_DESC_F_WRITE : 0u);
+    for (i = 0; i < total; i++, d += VQ_DESC_BYTES) {
+        uint32_t len = sg[i].len;
+        uint16_t flags = 0;
 
+        if (len == 0u)
+            return KEEL_EINVAL;
+        if (i < n_out) {
+            r += len;
+        } else {
+            w += len;
+            flags = KEEL_VIRTQ_DESC_F_WRITE;
+        }
         vq_wr64(vq, d, 0, sg[i].addr);
-        vq_wr32(vq, d, 8, sg[i].len);
-        if (vq->packed) {
+        vq_wr32(vq, d, 8, len);
+        if (packed) {
             vq_wr16(vq, d, 12, 0); /* buffer id: reserved in indirect tables */
             vq_wr16(vq, d, 14, flags);
         } else {
@@ -267,15 +259,20 @@ static void ind_fill(struct keel_vq *vq, uint16_t ind, const struct keel_vq_sg *
             vq_wr16(vq, d, 14, (uint16_t)(i + 1u));
         }
     }
+    if (w > UINT32_MAX)
+        return KEEL_EINVAL;
+    *wlen = (uint32_t)w;
+    *rlen = r;
+    return KEEL_OK;
 }
 
 int keel_vq_add(struct keel_vq *vq, const struct keel_vq_sg *sg, unsigned n_out, unsigned n_in,
                 void *token)
 {
     unsigned total = n_out + n_in;
-    uint16_t ind, need;
-    uint32_t wlen;
-    uint64_t rlen;
+    uint16_t ind = KEEL_VQ_NO_IND, need = 1;
+    uint32_t wlen = 0;
+    uint64_t rlen = 0;
     int rc;
 
     if (vq->broken != KEEL_VQ_OK)
@@ -284,29 +281,30 @@ int keel_vq_add(struct keel_vq *vq, const struct keel_vq_sg *sg, unsigned n_out,
         return KEEL_EBUSY;
     if (token == NULL || sg == NULL || total == 0u || total > KEEL_CONFIG_VIRTIO_MAX_SEGS)
         return KEEL_EINVAL;
-    rc = chain_wlen(sg, n_out, total, &wlen, &rlen);
-    if (rc != KEEL_OK)
-        return rc;
-    if (vq->len_counts_out && n_out > 1u) {
-        /* The bound for the used length grows by the readable bytes after the first segment (the
-         * request header), e.g. the data of a SCSI write; anything beyond stays a violation. */
-        uint64_t bound = (uint64_t)wlen + (rlen - sg[0].len);
-        wlen = bound > UINT32_MAX ? UINT32_MAX : (uint32_t)bound;
+    if (total > 1u)
+        ind = ind_take(vq);
+    if (ind != KEEL_VQ_NO_IND) {
+        rc = ind_fill(vq, ind, sg, n_out, total, &wlen, &rlen);
+    } else {
+        need = (uint16_t)total;
+        rc = chain_wlen(sg, n_out, total, &wlen, &rlen);
+        if (rc == KEEL_OK && need > vq->size)
+            rc = KEEL_EINVAL; /* could never fit */
     }
-    ind = total > 1u ? ind_take(vq) : KEEL_VQ_NO_IND;
-    need = ind != KEEL_VQ_NO_IND ? 1u : (uint16_t)total;
-    if (need > vq->size) {
+    if (rc != KEEL_OK) {
         keel_vq_ind_release(vq, ind);
-        return KEEL_EINVAL; /* could never fit */
+        return rc;
     }
     if (need > vq->num_free) {
         keel_vq_ind_release(vq, ind);
         vq->stats.full++;
         return KEEL_ENOSPC;
     }
-    if (ind != KEEL_VQ_NO_IND) {
-        ind_fill(vq, ind, sg, n_out, total);
-        vq->stats.indirect++;
+    if (vq->len_counts_out && n_out > 1u) {
+        /* The bound for the used length grows by the readable bytes after the first segment (the
+         * request header), e.g. the data of a SCSI write; anything beyond stays a violation. */
+        uint64_t bound = (uint64_t)wlen + (rlen - sg[0].len);
+        wlen = bound > UINT32_MAX ? UINT32_MAX : (uint32_t)bound;
     }
     if (vq->packed)
         rc = keel_vq_packed_add(vq, sg, n_out, total, token, ind, wlen);
@@ -316,6 +314,8 @@ int keel_vq_add(struct keel_vq *vq, const struct keel_vq_sg *sg, unsigned n_out,
         keel_vq_ind_release(vq, ind);
         return rc;
     }
+    if (ind != KEEL_VQ_NO_IND)
+        vq->stats.indirect++;
     vq->in_flight++;
     vq->unkicked++;
     vq->stats.buffers++;

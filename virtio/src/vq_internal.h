@@ -85,9 +85,20 @@ static inline void vq_wr64(const struct keel_vq *vq, uint8_t *base, size_t off, 
 /* Record a device protocol violation: the queue is broken from now on. */
 void keel_vq_violation(struct keel_vq *vq, enum keel_vq_violation why, uint32_t a, uint32_t b);
 
-/* Where an indirect table lives: CPU pointer and bus address of table `ind`. */
-uint8_t *keel_vq_ind_cpu(const struct keel_vq *vq, uint16_t ind);
-keel_bus_addr_t keel_vq_ind_bus(const struct keel_vq *vq, uint16_t ind);
+/* Bytes of one indirect table (KEEL_CONFIG_VIRTIO_MAX_SEGS descriptors). */
+#define VQ_IND_TABLE_BYTES ((size_t)KEEL_CONFIG_VIRTIO_MAX_SEGS * VQ_DESC_BYTES)
+
+/* Where an indirect table lives: CPU pointer and bus address of table `ind` (inline: once per
+ * buffer on the hot path). */
+static inline uint8_t *keel_vq_ind_cpu(const struct keel_vq *vq, uint16_t ind)
+{
+    return (uint8_t *)vq->ind_pool.cpu + (size_t)ind * VQ_IND_TABLE_BYTES;
+}
+
+static inline keel_bus_addr_t keel_vq_ind_bus(const struct keel_vq *vq, uint16_t ind)
+{
+    return vq->ind_pool.bus + (keel_bus_addr_t)ind * VQ_IND_TABLE_BYTES;
+}
 
 /* Split ring (ring_split.c). */
 size_t keel_vq_split_bytes(uint16_t size);
@@ -115,8 +126,18 @@ void keel_vq_packed_free(struct keel_vq *vq, uint16_t id);
 /** Give the held ids and slots (completed while more completions were visible) back for reuse. */
 void keel_vq_packed_release_held(struct keel_vq *vq);
 
-/* Release the indirect table of an in-flight entry (common to both formats). */
-void keel_vq_ind_release(struct keel_vq *vq, uint16_t ind);
+/* Release the indirect table of an in-flight entry (common to both formats; inline: once per
+ * completion on the hot path). */
+static inline void keel_vq_ind_release(struct keel_vq *vq, uint16_t ind)
+{
+#if KEEL_CONFIG_VIRTIO_INDIRECT_POOL > 0
+    if (ind != KEEL_VQ_NO_IND && vq->ind_top < vq->ind_count)
+        vq->ind_free[vq->ind_top++] = ind;
+#else
+    (void)vq;
+    (void)ind;
+#endif
+}
 
 /* Device layer helpers shared by the transports (device.c, irq.c). */
 int keel_virtio_wait_status_zero(struct keel_virtio_dev *dev);
