@@ -210,10 +210,9 @@ static bool fua_flush(const struct keel_vblk *vb, const struct keel_blk_req *req
            (vb->blk.info.flags & KEEL_BLK_F_FLUSH);
 }
 
-static bool needs_more(const struct keel_vblk *vb, const struct keel_blk_req *req)
+static bool needs_more_op(const struct keel_vblk *vb, const struct keel_blk_req *req)
 {
     switch (req->op) {
-    case KEEL_BLK_OP_READ:
     case KEEL_BLK_OP_TRIM:
     case KEEL_BLK_OP_WRITE_ZEROES:
     case VBLK_OP_SECURE_ERASE:
@@ -227,6 +226,15 @@ static bool needs_more(const struct keel_vblk *vb, const struct keel_blk_req *re
     default:
         return false;
     }
+}
+
+/* Whether `req` has a piece left to issue. READ, the common case, is one comparison (this runs
+ * when a piece is issued, after it and when the last piece completes). */
+static inline bool needs_more(const struct keel_vblk *vb, const struct keel_blk_req *req)
+{
+    if (req->op == KEEL_BLK_OP_READ)
+        return rq_issued(req) < req->count;
+    return needs_more_op(vb, req);
 }
 
 /* ---- building pieces ----------------------------------------------------------------------------
@@ -462,13 +470,20 @@ static int issue_one(struct keel_vblk_queue *q, struct keel_blk_req *req)
 
     if (rq_err(req) != 0 || !needs_more(vb, req))
         return ISSUE_NONE;
-    /* The FUA flush must follow the completion of every data piece (no ordering in virtio). */
-    if (req->op == KEEL_BLK_OP_WRITE && rq_issued(req) >= req->count && rq_inflight(req) != 0u)
+    if (rq_issued(req) < req->count) {
+        /*
+         * A piece beyond the capacity is refused before the device sees it. This is the driver's
+         * one capacity check (the block layer checked the request against the same number when it
+         * was submitted): the capacity can shrink (a configuration change) while the request
+         * waits on the pending list or between two of its pieces.
+         */
+        if (req->op != KEEL_BLK_OP_FLUSH && req->op != VBLK_OP_GET_ID &&
+            (req->dev_lba > vb->cap_blocks || req->count > vb->cap_blocks - req->dev_lba))
+            return KEEL_ERANGE;
+    } else if (req->op == KEEL_BLK_OP_WRITE && rq_inflight(req) != 0u) {
+        /* The FUA flush must follow the completion of every data piece (no ordering in virtio). */
         return ISSUE_NONE;
-    /* A piece beyond the (possibly shrunk) capacity is refused before the device sees it. */
-    if (req->op != KEEL_BLK_OP_FLUSH && req->op != VBLK_OP_GET_ID && rq_issued(req) < req->count &&
-        (req->dev_lba > vb->cap_blocks || req->count > vb->cap_blocks - req->dev_lba))
-        return KEEL_ERANGE;
+    }
     si = slot_take(q);
     if (si == NO_SLOT)
         return KEEL_EAGAIN;
@@ -531,15 +546,33 @@ void keel_vblk_pump(struct keel_vblk_queue *q)
         (void)keel_vq_kick(&q->vq);
 }
 
-/* The submit path: like keel_vblk_pump, but an open batch keeps holding the notification unless
- * the ring or the slots ran full (the device must see the batch to make room). */
-static void pump_submit(struct keel_vblk_queue *q)
+/*
+ * The submit path: like keel_vblk_pump, but an open batch keeps holding the notification unless
+ * the ring or the slots ran full (the device must see the batch to make room). A request that
+ * finds nothing pending is issued at once, without a round trip through the pending list; it
+ * joins the list only when it has more pieces to go or must wait for room.
+ */
+static void pump_submit(struct keel_vblk_queue *q, struct keel_blk_req *req)
 {
-    bool full;
+    bool full = false;
+    int rc;
 
-    if (!pump_allowed(q))
-        return;
-    full = pump_issue(q);
+    if (q->pend_head != NULL || !pump_allowed(q)) {
+        keel_vblk_pend_push(q, req); /* behind the others, in order */
+        if (!pump_allowed(q))
+            return;
+        full = pump_issue(q);
+    } else {
+        rc = issue_one(q, req);
+        if (rc == ISSUE_MORE || rc == KEEL_EAGAIN) {
+            keel_vblk_pend_push(q, req);
+            full = rc == KEEL_EAGAIN || pump_issue(q);
+        } else {
+            if (rc < 0)
+                rq_note_err(req, rc);
+            settle(q, req);
+        }
+    }
     (void)keel_vq_kick_batch(&q->vq, full);
 }
 
@@ -730,9 +763,7 @@ static int queue_submit(struct keel_vblk *vb, struct keel_blk_req *req)
     rc = check_op(vb, req);
     if (rc != KEEL_OK)
         return rc;
-    if (req->op != KEEL_BLK_OP_FLUSH && req->op != VBLK_OP_GET_ID &&
-        (req->dev_lba > vb->cap_blocks || req->count > vb->cap_blocks - req->dev_lba))
-        return KEEL_ERANGE;
+    /* The range against the capacity: checked when the request's pieces are issued (issue_one). */
     q = &vb->q[req->queue];
     if (q->free_slot == NO_SLOT)
         return KEEL_ENOSPC; /* back-pressure: poll, then retry */
@@ -744,8 +775,7 @@ static int queue_submit(struct keel_vblk *vb, struct keel_blk_req *req)
     if (dl < q->next_deadline)
         q->next_deadline = dl;
     q_enter(q);
-    keel_vblk_pend_push(q, req);
-    pump_submit(q);
+    pump_submit(q, req);
     /* An interrupt that came while we were inside was deferred to us: the requests it finished
      * (this one included) are completed here, since no other interrupt may ever come for them. */
     (void)q_leave(q, true);
