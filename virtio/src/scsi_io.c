@@ -150,10 +150,9 @@ static bool fua_sync(const struct keel_vscsi_lun *lun, const struct keel_blk_req
            lun->wce;
 }
 
-static bool needs_more(const struct keel_vscsi_lun *lun, const struct keel_blk_req *req)
+static bool needs_more_op(const struct keel_vscsi_lun *lun, const struct keel_blk_req *req)
 {
     switch (req->op) {
-    case KEEL_BLK_OP_READ:
     case KEEL_BLK_OP_TRIM:
         return rq_issued(req) < req->count;
     case KEEL_BLK_OP_WRITE:
@@ -164,6 +163,15 @@ static bool needs_more(const struct keel_vscsi_lun *lun, const struct keel_blk_r
     default:
         return false;
     }
+}
+
+/* Whether `req` has a piece left to issue. READ, the common case, is one comparison (this runs
+ * when a piece is issued, after it and when the last piece completes). */
+static inline bool needs_more(const struct keel_vscsi_lun *lun, const struct keel_blk_req *req)
+{
+    if (req->op == KEEL_BLK_OP_READ)
+        return rq_issued(req) < req->count;
+    return needs_more_op(lun, req);
 }
 
 /* A request with nothing left to issue: complete it, or wait for its pieces / its sync. */
@@ -271,7 +279,13 @@ static int issue_one(struct keel_vscsi_rq *q, struct keel_vscsi_lun *lun, struct
     /* The sync of a FUA write follows the completion of every data piece (5.6.6.1: no order). */
     if (req->op == KEEL_BLK_OP_WRITE && before >= req->count && rq_inflight(req) != 0u)
         return ISSUE_NONE;
-    /* A piece beyond the (possibly shrunk) capacity is refused before the device sees it. */
+    /*
+     * A piece beyond the capacity is refused before the device sees it. This is the driver's one
+     * capacity check (the block layer checked the request against the block device's copy of the
+     * same number when it was submitted): the capacity can shrink (a revalidation after a
+     * CAPACITY DATA HAS CHANGED unit attention, no medium) while the request waits on the pending
+     * list or between two of its pieces.
+     */
     if (before < req->count && beyond_capacity(lun, req))
         return KEEL_ERANGE;
     /* The LUN's share of cmd_per_lun is in use (5.6.4), or an internal command waits for the
@@ -388,14 +402,35 @@ void keel_vscsi_pump(struct keel_vscsi_rq *q)
         (void)keel_vq_kick(&q->vq);
 }
 
-/* The submit path: an open batch keeps holding the notification unless something is stuck. */
-static void pump_submit(struct keel_vscsi_rq *q)
+/*
+ * The submit path: an open batch keeps holding the notification unless something is stuck. A
+ * request that finds nothing pending and no resend waiting is issued at once, without a round
+ * trip through the pending list; it joins the list only when it has more pieces to go or must
+ * wait (ring, slot or LUN space).
+ */
+static void pump_submit(struct keel_vscsi_rq *q, struct keel_vscsi_lun *lun,
+                        struct keel_blk_req *req)
 {
     bool stuck;
+    int rc;
 
-    if (!pump_allowed(q))
-        return;
-    stuck = pump_issue(q);
+    if (q->pend_head != NULL || q->retry_head != NO_SLOT || !pump_allowed(q)) {
+        keel_vscsi_pend_push(q, req); /* behind the others, in order */
+        if (!pump_allowed(q))
+            return;
+        stuck = pump_issue(q);
+    } else {
+        rc = issue_one(q, lun, req);
+        if (rc == ISSUE_MORE || rc == ISSUE_BLOCKED || rc == KEEL_EAGAIN) {
+            keel_vscsi_pend_push(q, req);
+            stuck = rc != ISSUE_MORE || pump_issue(q);
+        } else {
+            if (rc < 0)
+                rq_note_err(req, rc);
+            settle(q, req);
+            stuck = false;
+        }
+    }
     (void)keel_vq_kick_batch(&q->vq, stuck);
 }
 
@@ -640,8 +675,7 @@ static int op_submit(struct keel_blkdev *dev, struct keel_blk_req *req)
     rc = check_op(lun, req);
     if (rc != KEEL_OK)
         return rc;
-    if (beyond_capacity(lun, req))
-        return KEEL_ERANGE;
+    /* The range against the capacity: checked when the request's pieces are issued (issue_one). */
     q = &vs->rq[req->queue];
     if (q->free_slot == NO_SLOT)
         return KEEL_ENOSPC; /* back-pressure: poll, then retry */
@@ -653,8 +687,7 @@ static int op_submit(struct keel_blkdev *dev, struct keel_blk_req *req)
     if (dl < q->next_deadline)
         q->next_deadline = dl;
     keel_vscsi_q_enter(q);
-    keel_vscsi_pend_push(q, req);
-    pump_submit(q);
+    pump_submit(q, lun, req);
     /* An interrupt that came while we were inside was deferred to us: the requests it finished
      * (this one included) are completed here, since no other interrupt may ever come for them. */
     (void)keel_vscsi_q_leave(q, true);
