@@ -192,6 +192,12 @@ void keel_vscsi_decode(struct keel_vscsi *vs, const uint8_t *resp, uint32_t data
         return;
     }
     o->xfer = data_len - residual;
+    if (o->status == KEEL_SCSI_STATUS_GOOD && keel_vscsi_get32(vs, r) == 0u) {
+        /* The common case, what take_sense and scsi_outcome make of GOOD without sense data. */
+        o->scsi_action = (uint8_t)KEEL_SCSI_ACT_OK;
+        o->action = A_DONE;
+        return;
+    }
     take_sense(vs, r, o, sense_copy);
     if (o->status == KEEL_SCSI_STATUS_CHECK_CONDITION)
         vs->stats.check_conditions++;
@@ -224,6 +230,8 @@ static void log_failure(struct keel_vscsi *vs, const struct keel_vscsi_lun *lun,
 void keel_vscsi_note_outcome(struct keel_vscsi *vs, struct keel_vscsi_lun *lun,
                              const struct vscsi_outcome *o, bool io)
 {
+    if (o->action == A_DONE && o->err == KEEL_OK && !o->ua)
+        return; /* a success without a unit attention: nothing to log, count or look into */
     log_failure(vs, lun, o, io);
     if (o->ua)
         vs->stats.unit_attentions++;
