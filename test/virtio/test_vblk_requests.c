@@ -485,6 +485,45 @@ static void test_without_indirect_descriptors_chains_fit_the_ring(void **state)
     free(w);
 }
 
+/*
+ * The capacity shrinks (a configuration change) while a request waits for ring room: it is refused
+ * with KEEL_ERANGE when its turn comes, before the device sees it. The block layer checked it
+ * against the old capacity at submit, so this is the driver's own check (issue_one).
+ */
+static void test_a_request_waiting_across_a_shrink_is_refused_before_the_device(void **state)
+{
+    unsigned packed;
+
+    (void)state;
+    for (packed = 0; packed < 2; packed++) {
+        struct vt v;
+        struct vt_req a, b;
+        uint8_t buf_a[512], buf_b[512];
+        uint64_t before;
+
+        start(&v, VMODEL_MMIO_V2, packed != 0, SIM_MAP_TRANSLATE);
+        v.mc.features &= ~VMODEL_F_INDIRECT_DESC;
+        v.mc.queue_size_max = 4; /* room for one 3-descriptor read */
+        assert_int_equal(vt_start(&v), KEEL_OK);
+        assert_int_equal(v.vb->blk.info.sector_count, 2048);
+        vmodel_set_mode(v.m, VMODEL_DEFERRED, 50);
+        before = reqs(&v);
+        vt_req_init(&a, KEEL_BLK_OP_READ, 0, 0, 1, buf_a);
+        vt_req_init(&b, KEEL_BLK_OP_READ, 0, 1500, 1, buf_b);
+        assert_int_equal(keel_blk_submit(&v.vb->blk, &a.r), KEEL_OK);
+        assert_int_equal(keel_blk_submit(&v.vb->blk, &b.r), KEEL_OK); /* waits: ring full */
+        vmodel_blk_resize(v.b, 1024);
+        sim_advance(v.s, KEEL_CONFIG_VIRTIO_STATUS_POLL_US + 1);
+        assert_int_equal(keel_vblk_service(v.vb), KEEL_OK);
+        assert_int_equal(v.vb->blk.info.sector_count, 1024);
+        assert_false(b.done);
+        assert_int_equal(vt_wait(&v, &a, 100), KEEL_OK);
+        assert_int_equal(vt_wait(&v, &b, 100), KEEL_ERANGE);
+        assert_int_equal(reqs(&v) - before, 1); /* only the first reached the device */
+        vt_finish(&v);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -503,6 +542,7 @@ int main(void)
         cmocka_unit_test(test_segments_are_cut_at_size_max),
         cmocka_unit_test(test_large_transfer_is_split_to_what_the_hal_can_map),
         cmocka_unit_test(test_without_indirect_descriptors_chains_fit_the_ring),
+        cmocka_unit_test(test_a_request_waiting_across_a_shrink_is_refused_before_the_device),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
