@@ -34,7 +34,7 @@ uint64_t keel_vscsi_req_deadline(const struct keel_blk_req *req)
 
 static uint8_t *slot_cpu(const struct keel_vscsi_rq *q, uint16_t i)
 {
-    return (uint8_t *)q->slot_mem.cpu + (size_t)i * q->vs->slot_bytes;
+    return keel_vscsi_slot_cpu(q, i);
 }
 
 static keel_bus_addr_t slot_bus(const struct keel_vscsi_rq *q, uint16_t i)
@@ -45,11 +45,6 @@ static keel_bus_addr_t slot_bus(const struct keel_vscsi_rq *q, uint16_t i)
 uint8_t *keel_vscsi_slot_aux(const struct keel_vscsi_rq *q, const struct keel_vscsi_slot *s)
 {
     return slot_cpu(q, slot_index(q, s)) + q->vs->off_aux;
-}
-
-const uint8_t *keel_vscsi_slot_resp(const struct keel_vscsi_rq *q, const struct keel_vscsi_slot *s)
-{
-    return slot_cpu(q, slot_index(q, s)) + q->vs->off_resp;
 }
 
 uint16_t keel_vscsi_slot_take(struct keel_vscsi_rq *q)

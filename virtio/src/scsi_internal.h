@@ -17,6 +17,7 @@
 
 #include <keel/blkdev.h>
 #include <keel/endian.h>
+#include <keel/error.h>
 #include <keel/scsi.h>
 #include <keel/virtio_scsi.h>
 
@@ -165,6 +166,17 @@ static inline uint16_t slot_index(const struct keel_vscsi_rq *q, const struct ke
     return (uint16_t)(s - q->slots);
 }
 
+/* A slot's DMA memory (CPU view), and the response header in it (inline: once per command). */
+static inline uint8_t *keel_vscsi_slot_cpu(const struct keel_vscsi_rq *q, uint16_t i)
+{
+    return (uint8_t *)q->slot_mem.cpu + (size_t)i * q->vs->slot_bytes;
+}
+static inline const uint8_t *keel_vscsi_slot_resp(const struct keel_vscsi_rq *q,
+                                                  const struct keel_vscsi_slot *s)
+{
+    return keel_vscsi_slot_cpu(q, slot_index(q, s)) + q->vs->off_resp;
+}
+
 /* ---- scsi.c ---- */
 int keel_vscsi_reinit(struct keel_vscsi *vs);
 void keel_vscsi_enable_irqs(struct keel_vscsi *vs);
@@ -176,7 +188,6 @@ void keel_vscsi_slot_put(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s);
 void keel_vscsi_slot_unmap(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s);
 int keel_vscsi_slot_send(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s);
 uint8_t *keel_vscsi_slot_aux(const struct keel_vscsi_rq *q, const struct keel_vscsi_slot *s);
-const uint8_t *keel_vscsi_slot_resp(const struct keel_vscsi_rq *q, const struct keel_vscsi_slot *s);
 int keel_vscsi_reap(struct keel_vscsi_rq *q, unsigned budget);
 void keel_vscsi_vq_irq(struct keel_vq *vq, void *arg);
 void keel_vscsi_q_enter(struct keel_vscsi_rq *q);
@@ -192,8 +203,16 @@ void keel_vscsi_icmd_disc(struct keel_vscsi *vs, struct vscsi_icmd *ic, uint32_t
 /* ---- scsi_resp.c ---- */
 void keel_vscsi_decode(struct keel_vscsi *vs, const uint8_t *resp, uint32_t data_len,
                        struct vscsi_outcome *o, uint8_t *sense_copy);
-void keel_vscsi_note_outcome(struct keel_vscsi *vs, struct keel_vscsi_lun *lun,
+void keel_vscsi_note_failure(struct keel_vscsi *vs, struct keel_vscsi_lun *lun,
                              const struct vscsi_outcome *o, bool io);
+/* Side effects of an outcome on the adapter (logs, counters, rescans, revalidations). A success
+ * without a unit attention has none: that check is inline, the rest is not (once per command). */
+static inline void keel_vscsi_note_outcome(struct keel_vscsi *vs, struct keel_vscsi_lun *lun,
+                                           const struct vscsi_outcome *o, bool io)
+{
+    if (o->action != A_DONE || o->err != KEEL_OK || o->ua)
+        keel_vscsi_note_failure(vs, lun, o, io);
+}
 
 /* ---- scsi_io.c ---- */
 void keel_vscsi_slot_done(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s);
@@ -266,6 +285,16 @@ static inline uint32_t keel_vscsi_get32(const struct keel_vscsi *vs, const volat
     if (KEEL_BIG_ENDIAN && vs->vdev.legacy)
         return keel_ld_be32(b);
     return keel_ld_le32(b);
+}
+/* The same for a field at a 4-byte aligned address (the response header in a slot): one load. */
+static inline uint32_t keel_vscsi_get32_aligned(const struct keel_vscsi *vs,
+                                                const volatile uint8_t *p)
+{
+    uint32_t v = *(const volatile uint32_t *)(const volatile void *)p;
+
+    if (KEEL_BIG_ENDIAN && vs->vdev.legacy)
+        return v;
+    return keel_le32_to_cpu(v);
 }
 
 static inline void keel_vscsi_set_work(struct keel_vscsi *vs, uint32_t w)

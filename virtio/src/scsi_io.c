@@ -174,12 +174,20 @@ static inline bool needs_more(const struct keel_vscsi_lun *lun, const struct kee
     return needs_more_op(lun, req);
 }
 
+/* needs_more when the caller has no LUN at hand: READ needs none (no walk up the partitions). */
+static inline bool req_needs_more(const struct keel_blk_req *req)
+{
+    if (req->op == KEEL_BLK_OP_READ)
+        return rq_issued(req) < req->count;
+    return needs_more_op(keel_vscsi_req_lun(req), req);
+}
+
 /* A request with nothing left to issue: complete it, or wait for its pieces / its sync. */
 static void settle(struct keel_vscsi_rq *q, struct keel_blk_req *req)
 {
     if (rq_inflight(req) != 0u || (rq_flags(req) & RF_PENDING))
         return;
-    if (rq_err(req) == 0 && needs_more(keel_vscsi_req_lun(req), req)) {
+    if (rq_err(req) == 0 && req_needs_more(req)) {
         keel_vscsi_pend_push(q, req); /* e.g. the FUA sync after the data */
         return;
     }

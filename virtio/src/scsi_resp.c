@@ -120,7 +120,7 @@ static void take_sense(struct keel_vscsi *vs, const volatile uint8_t *r, struct 
 {
     uint8_t local[KEEL_SCSI_SENSE_MAX];
     uint8_t *buf = copy != NULL ? copy : local;
-    uint32_t n = keel_vscsi_get32(vs, r), i;
+    uint32_t n = keel_vscsi_get32_aligned(vs, r), i;
 
     if (n > vs->cfg.sense_size) {
         vs->stats.sense_clamped++;
@@ -184,7 +184,7 @@ void keel_vscsi_decode(struct keel_vscsi *vs, const uint8_t *resp, uint32_t data
         transport_outcome(o);
         return;
     }
-    residual = keel_vscsi_get32(vs, r + 4);
+    residual = keel_vscsi_get32_aligned(vs, r + 4); /* slots and responses are 16-byte aligned */
     if (residual > data_len) {
         vs->stats.residual_lies++;
         o->action = A_FAIL;
@@ -192,7 +192,7 @@ void keel_vscsi_decode(struct keel_vscsi *vs, const uint8_t *resp, uint32_t data
         return;
     }
     o->xfer = data_len - residual;
-    if (o->status == KEEL_SCSI_STATUS_GOOD && keel_vscsi_get32(vs, r) == 0u) {
+    if (o->status == KEEL_SCSI_STATUS_GOOD && keel_vscsi_get32_aligned(vs, r) == 0u) {
         /* The common case, what take_sense and scsi_outcome make of GOOD without sense data. */
         o->scsi_action = (uint8_t)KEEL_SCSI_ACT_OK;
         o->action = A_DONE;
@@ -227,11 +227,10 @@ static void log_failure(struct keel_vscsi *vs, const struct keel_vscsi_lun *lun,
                 asc != NULL ? asc : "?", (unsigned)o->sense.asc, (unsigned)o->sense.ascq);
 }
 
-void keel_vscsi_note_outcome(struct keel_vscsi *vs, struct keel_vscsi_lun *lun,
+/* What keel_vscsi_note_outcome does for anything but a success without a unit attention. */
+void keel_vscsi_note_failure(struct keel_vscsi *vs, struct keel_vscsi_lun *lun,
                              const struct vscsi_outcome *o, bool io)
 {
-    if (o->action == A_DONE && o->err == KEEL_OK && !o->ua)
-        return; /* a success without a unit attention: nothing to log, count or look into */
     log_failure(vs, lun, o, io);
     if (o->ua)
         vs->stats.unit_attentions++;
