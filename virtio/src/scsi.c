@@ -173,6 +173,8 @@ static int rq_init(struct keel_vscsi *vs, uint16_t i)
         keel_vq_destroy(&q->vq);
         return rc;
     }
+    /* Zeroed once: the CDB field beyond KEEL_SCSI_CDB_MAX bytes is never written again. */
+    keel_memset(q->slot_mem.cpu, 0, (size_t)q->nslots * vs->slot_bytes);
     for (s = 0; s < q->nslots; s++)
         q->slots[s].next = (uint16_t)(s + 1u < q->nslots ? s + 1u : NO_SLOT);
     q->free_slot = 0;

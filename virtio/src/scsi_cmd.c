@@ -202,20 +202,24 @@ static int place_data(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s, uint16
     }
 }
 
-static void write_header(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s, uint16_t si,
-                         const uint8_t *cdb, unsigned cdb_len)
+/*
+ * The request header around the CDB build_cdb wrote in place, and the response header preset. A
+ * command to a LUN of the table takes the address built when the LUN was found; only internal
+ * commands to other addresses build it here.
+ */
+static void write_header(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s, uint8_t *p,
+                         uint16_t si)
 {
     struct keel_vscsi *vs = q->vs;
-    uint8_t *p = slot_cpu(q, si);
     uint8_t *r = p + vs->off_resp;
 
     s->gen++;
     s->tag = ((uint64_t)(q->index + 1u) << 48) | ((uint64_t)s->gen << 16) | si;
-    keel_memset(p, 0, vs->hdr_len);
-    keel_vscsi_lun_addr(p, s->target, s->lun);
+    if (s->lunp != NULL)
+        keel_memcpy(p, s->lunp->addr, 8);
+    else
+        keel_vscsi_lun_addr(p, s->target, s->lun);
     keel_vscsi_put64(vs, p + 8, s->tag);
-    /* task_attr SIMPLE, prio 0, crn 0 (5.6.6.1.2) */
-    keel_memcpy(p + KEEL_VIRTIO_SCSI_REQ_HDR_BYTES, cdb, cdb_len);
     keel_memset(r, 0, KEEL_VIRTIO_SCSI_RESP_HDR_BYTES);
     r[11] = RESP_PRESET;
 }
@@ -224,7 +228,7 @@ int keel_vscsi_slot_send(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s)
 {
     struct keel_vscsi *vs = q->vs;
     uint16_t si = slot_index(q, s);
-    uint8_t cdb[KEEL_SCSI_CDB_MAX];
+    uint8_t *p = slot_cpu(q, si);
     unsigned n_out, n_in, i;
     int nd, clen, rc;
     bool out;
@@ -232,12 +236,19 @@ int keel_vscsi_slot_send(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s)
     nd = place_data(q, s, si, &out);
     if (nd < 0)
         return nd;
-    clen = build_cdb(s, cdb);
+    /*
+     * The slot is ours until the ring names it: the CDB is built where the device reads it, on
+     * task_attr SIMPLE, prio 0, crn 0 (5.6.6.1.2) and zeroes. build_cdb writes at most
+     * KEEL_SCSI_CDB_MAX bytes, cdb_size is at least that, and the CDB field beyond those bytes was
+     * zeroed when the slots were allocated and is never written.
+     */
+    keel_memset(p + 16, 0, 3u + KEEL_SCSI_CDB_MAX);
+    clen = build_cdb(s, p + KEEL_VIRTIO_SCSI_REQ_HDR_BYTES);
     if (clen < 0) {
         keel_vscsi_slot_unmap(q, s);
         return clen;
     }
-    write_header(q, s, si, cdb, (unsigned)clen);
+    write_header(q, s, p, si);
     q->sg[0].addr = slot_bus(q, si);
     q->sg[0].len = vs->hdr_len;
     if (out) {

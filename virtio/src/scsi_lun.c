@@ -61,6 +61,7 @@ static void lun_clear(struct keel_vscsi *vs, struct keel_vscsi_lun *e, uint8_t t
     e->vs = vs;
     e->target = target;
     e->lun = lun;
+    keel_vscsi_lun_addr(e->addr, target, lun);
     e->state = KEEL_VSCSI_LUN_OFFLINE; /* while it is probed */
     e->wce = true;                     /* unknown cache mode: flushes are sent */
     e->qdepth = vs->lun_qdepth;

@@ -244,6 +244,7 @@ struct keel_vscsi_lun {
     uint8_t id_type; /* best VPD 83h designator (KEEL_SCSI_DESIG_*) */
     uint8_t id_len;  /* 0: none */
     uint8_t id[16];
+    uint8_t addr[8]; /* internal: lun[8] of its request headers (5.6.6.1), built once */
 };
 
 /** A LUN as listed by keel_vscsi_lun_info. Strings are copies. */
