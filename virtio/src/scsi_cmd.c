@@ -23,12 +23,6 @@
 
 #define EXEC_POLL_US 10u /* spacing of polls while an internal command is outstanding */
 
-uint64_t keel_vscsi_req_deadline(const struct keel_blk_req *req)
-{
-    uint32_t t = req->timeout_us ? req->timeout_us : KEEL_CONFIG_BLK_DEFAULT_TIMEOUT_US;
-    return req->start_us + t;
-}
-
 /* ---- slots --------------------------------------------------------------------------------------
  */
 
@@ -352,11 +346,6 @@ void keel_vscsi_vq_irq(struct keel_vq *vq, void *arg)
     /* q_leave, not a bare drain: an interrupt nested in the drain (platforms that allow it) left
      * a note that nobody else would take. */
     (void)keel_vscsi_q_leave(q, true);
-}
-
-void keel_vscsi_q_enter(struct keel_vscsi_rq *q)
-{
-    q->depth++;
 }
 
 unsigned keel_vscsi_q_leave(struct keel_vscsi_rq *q, bool drain)

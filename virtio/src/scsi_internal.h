@@ -166,6 +166,19 @@ static inline uint16_t slot_index(const struct keel_vscsi_rq *q, const struct ke
     return (uint16_t)(s - q->slots);
 }
 
+/* When a block request is overdue (inline: every submission and every piece). */
+static inline uint64_t keel_vscsi_req_deadline(const struct keel_blk_req *req)
+{
+    uint32_t t = req->timeout_us ? req->timeout_us : KEEL_CONFIG_BLK_DEFAULT_TIMEOUT_US;
+    return req->start_us + t;
+}
+
+/* The owner enters a call on `q` (see keel_vscsi_q_leave). */
+static inline void keel_vscsi_q_enter(struct keel_vscsi_rq *q)
+{
+    q->depth++;
+}
+
 /* A slot's DMA memory (CPU view), and the response header in it (inline: once per command). */
 static inline uint8_t *keel_vscsi_slot_cpu(const struct keel_vscsi_rq *q, uint16_t i)
 {
@@ -182,7 +195,6 @@ int keel_vscsi_reinit(struct keel_vscsi *vs);
 void keel_vscsi_enable_irqs(struct keel_vscsi *vs);
 
 /* ---- scsi_cmd.c ---- */
-uint64_t keel_vscsi_req_deadline(const struct keel_blk_req *req);
 uint16_t keel_vscsi_slot_take(struct keel_vscsi_rq *q);
 void keel_vscsi_slot_put(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s);
 void keel_vscsi_slot_unmap(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s);
@@ -190,7 +202,6 @@ int keel_vscsi_slot_send(struct keel_vscsi_rq *q, struct keel_vscsi_slot *s);
 uint8_t *keel_vscsi_slot_aux(const struct keel_vscsi_rq *q, const struct keel_vscsi_slot *s);
 int keel_vscsi_reap(struct keel_vscsi_rq *q, unsigned budget);
 void keel_vscsi_vq_irq(struct keel_vq *vq, void *arg);
-void keel_vscsi_q_enter(struct keel_vscsi_rq *q);
 unsigned keel_vscsi_q_leave(struct keel_vscsi_rq *q, bool drain);
 /** Drain the finished list from outside any call on `q` (skipped while one is inside), taking an
     interrupt deferred meanwhile. */
