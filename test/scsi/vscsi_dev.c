@@ -41,7 +41,7 @@ struct held {
     uint32_t hdr, resp, out_len, in_len, sense_size;
     uint64_t log_idx;
     bool dead;
-    uint8_t cdb[256];
+    uint8_t cdb[REQ_HDR + 256]; /* the request header: 19 bytes, then cdb_size (< 256) */
     uint8_t *out, *in, *sense;
 };
 
@@ -434,6 +434,27 @@ static int64_t answer_now(struct vscsi_dev *d, struct held *h, enum scsi_model_r
     return used;
 }
 
+/*
+ * Every header byte the driver does not mean to set must be zero: task attribute SIMPLE, priority
+ * and CRN 0 (5.6.6.1.2), and the CDB field past the 16 bytes a Keel CDB ever takes (the driver
+ * zeroes that part once, when it allocates the slots, and never writes it again).
+ */
+static void check_header_zeroes(struct vscsi_dev *d, const uint8_t *h, uint32_t hdr, unsigned queue)
+{
+    uint32_t i;
+
+    for (i = 16u; i < REQ_HDR; i++)
+        if (h[i] != 0u) {
+            shape_error(d, "task attribute, priority or CRN not zero", queue);
+            break;
+        }
+    for (i = REQ_HDR + 16u; i < hdr; i++)
+        if (h[i] != 0u) {
+            shape_error(d, "CDB field beyond 16 bytes not zero", queue);
+            break;
+        }
+}
+
 static int64_t handle_req(struct vscsi_dev *d, struct vmodel_chain *c)
 {
     uint32_t hdr = REQ_HDR + d->cdb_size, resp = RESP_HDR + d->sense_size;
@@ -460,6 +481,7 @@ static int64_t handle_req(struct vscsi_dev *d, struct vmodel_chain *c)
         free(h);
         return 0;
     }
+    check_header_zeroes(d, h->cdb, hdr, c->queue);
     h->tag = gget64(d, h->cdb + 8);
     h->log_idx = d->st.log_total;
     lg = log_new(d);
