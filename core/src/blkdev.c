@@ -57,7 +57,8 @@ static const uint32_t op_needs[KEEL_BLK_OP_COUNT] = {
 };
 
 /* What the driver at the root offers and allows (`p`: the operation's properties). */
-static int check_root(const struct keel_blkdev *root, const struct keel_blk_req *req, unsigned p)
+static inline __attribute__((always_inline)) int
+check_root(const struct keel_blkdev *root, const struct keel_blk_req *req, unsigned p)
 {
     uint32_t limit;
 
