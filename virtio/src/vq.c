@@ -2,7 +2,8 @@
 /*
  * The format-independent front of a virtqueue: creation, the indirect table pool, argument and
  * state checks, statistics, and dispatch to the split (ring_split.c) or packed (ring_packed.c)
- * halves. Nothing here reads memory the device writes.
+ * halves, whose per-buffer add and reap (ring_split.h, ring_packed.h) compile in here. Nothing in
+ * this file itself reads memory the device writes.
  */
 #include <keel/error.h>
 #include <keel/log.h>
@@ -10,6 +11,8 @@
 #include <keel/virtio.h>
 #include <keel/virtqueue.h>
 
+#include "ring_packed.h"
+#include "ring_split.h"
 #include "vq_internal.h"
 
 size_t keel_vq_ring_bytes(uint16_t size, bool packed)

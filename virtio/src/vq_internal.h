@@ -100,31 +100,21 @@ static inline keel_bus_addr_t keel_vq_ind_bus(const struct keel_vq *vq, uint16_t
     return vq->ind_pool.bus + (keel_bus_addr_t)ind * VQ_IND_TABLE_BYTES;
 }
 
-/* Split ring (ring_split.c). */
+/* Split ring (ring_split.c; adding and reaping: ring_split.h). */
 size_t keel_vq_split_bytes(uint16_t size);
 void keel_vq_split_init(struct keel_vq *vq);
-int keel_vq_split_add(struct keel_vq *vq, const struct keel_vq_sg *sg, unsigned n_out,
-                      unsigned total, void *token, uint16_t ind, uint32_t wlen);
 bool keel_vq_split_kick_prepare(struct keel_vq *vq);
-int keel_vq_split_get(struct keel_vq *vq, void **token, uint32_t *len);
 bool keel_vq_split_pending(struct keel_vq *vq);
 void keel_vq_split_set_irq(struct keel_vq *vq, bool on);
 void keel_vq_split_free(struct keel_vq *vq, uint16_t head);
-/** Give the held descriptors (completed while more completions were visible) back for reuse. */
-void keel_vq_split_release_held(struct keel_vq *vq);
 
-/* Packed ring (ring_packed.c). */
+/* Packed ring (ring_packed.c; adding and reaping: ring_packed.h). */
 size_t keel_vq_packed_bytes(uint16_t size);
 void keel_vq_packed_init(struct keel_vq *vq);
-int keel_vq_packed_add(struct keel_vq *vq, const struct keel_vq_sg *sg, unsigned n_out,
-                       unsigned total, void *token, uint16_t ind, uint32_t wlen);
 bool keel_vq_packed_kick_prepare(struct keel_vq *vq);
-int keel_vq_packed_get(struct keel_vq *vq, void **token, uint32_t *len);
 bool keel_vq_packed_pending(struct keel_vq *vq);
 void keel_vq_packed_set_irq(struct keel_vq *vq, bool on);
 void keel_vq_packed_free(struct keel_vq *vq, uint16_t id);
-/** Give the held ids and slots (completed while more completions were visible) back for reuse. */
-void keel_vq_packed_release_held(struct keel_vq *vq);
 
 /* Release the indirect table of an in-flight entry (common to both formats; inline: once per
  * completion on the hot path). */
