@@ -240,12 +240,18 @@ static inline bool needs_more(const struct keel_vblk *vb, const struct keel_blk_
 /* ---- building pieces ----------------------------------------------------------------------------
  */
 
-/* Turn mapped segments into data descriptors no longer than size_max; count them. */
+/* Turn mapped segments into data descriptors no longer than size_max; count them. One non-empty
+ * segment within size_max, the common case, is one descriptor as it is. */
 static unsigned fill_data(struct keel_vblk_queue *q, unsigned nsegs, unsigned limit)
 {
-    uint32_t smax = q->vb->cfg.size_max;
+    uint32_t smax = q->vb->cfg.size_max, len0 = q->segs[0].len;
     unsigned n = 0, i;
 
+    if (nsegs == 1u && len0 != 0u && (smax == 0u || len0 <= smax)) {
+        q->sg[1].addr = q->segs[0].bus;
+        q->sg[1].len = len0;
+        return 1;
+    }
     for (i = 0; i < nsegs; i++) {
         keel_bus_addr_t a = q->segs[i].bus;
         uint32_t left = q->segs[i].len;
