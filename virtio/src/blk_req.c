@@ -528,6 +528,8 @@ static bool pump_issue(struct keel_vblk_queue *q)
         if (rc == ISSUE_MORE)
             continue;
         pend_pop(q);
+        if (rc == ISSUE_LAST)
+            continue; /* its last piece is in flight: that piece's completion settles it */
         if (rc < 0)
             rq_note_err(req, rc);
         settle(q, req);
@@ -572,7 +574,7 @@ static void pump_submit(struct keel_vblk_queue *q, struct keel_blk_req *req)
         if (rc == ISSUE_MORE || rc == KEEL_EAGAIN) {
             keel_vblk_pend_push(q, req);
             full = rc == KEEL_EAGAIN || pump_issue(q);
-        } else {
+        } else if (rc != ISSUE_LAST) { /* ISSUE_LAST: in flight, its completion settles it */
             if (rc < 0)
                 rq_note_err(req, rc);
             settle(q, req);
