@@ -684,7 +684,9 @@ static unsigned q_leave(struct keel_vblk_queue *q, bool drain)
             keel_vblk_pump(q);
         }
         q->depth--;
-        if (drain && q->depth == 0u)
+        /* An empty list needs no drain: what an interrupt appends from here on, that interrupt
+         * drains itself (the queue is idle) or leaves a note taken below. */
+        if (drain && q->depth == 0u && q->fin_head != NULL)
             n += keel_vblk_drain_finished(q);
         /* An interrupt between the last look at irq_pending and depth-- was deferred to us, and
          * nobody else will take it: take it now. */
