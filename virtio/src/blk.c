@@ -204,8 +204,10 @@ static int queue_init(struct keel_vblk *vb, uint16_t i)
         keel_vq_destroy(&q->vq);
         return rc;
     }
-    for (s = 0; s < q->nslots; s++)
+    for (s = 0; s < q->nslots; s++) {
+        q->slots[s].index = s;
         q->slots[s].next_free = (uint16_t)(s + 1u < q->nslots ? s + 1u : NO_SLOT);
+    }
     q->free_slot = 0;
     q->used_slots = 0;
     q->next_deadline = UINT64_MAX;

@@ -44,9 +44,11 @@ static keel_bus_addr_t slot_bus(const struct keel_vblk_queue *q, uint16_t i)
     return q->slot_mem.bus + (keel_bus_addr_t)i * KEEL_VBLK_SLOT_BYTES;
 }
 
+/* Kept in the slot: a pointer difference would divide by the slot's size on every completion. */
 static uint16_t slot_index(const struct keel_vblk_queue *q, const struct keel_vblk_slot *s)
 {
-    return (uint16_t)(s - q->slots);
+    (void)q;
+    return s->index;
 }
 
 /* Header fields: little-endian, or guest order on the legacy interface (5.2.6.3). */
@@ -505,7 +507,7 @@ static int issue_one(struct keel_vblk_queue *q, struct keel_blk_req *req)
 }
 
 /* A request with nothing left to issue: complete it, or wait for its pieces / its FUA flush. */
-static void settle(struct keel_vblk_queue *q, struct keel_blk_req *req)
+static inline void settle(struct keel_vblk_queue *q, struct keel_blk_req *req)
 {
     if (rq_inflight(req) != 0u || (rq_flags(req) & RF_PENDING))
         return;

@@ -157,6 +157,7 @@ struct keel_vblk_slot {
     uint8_t dir;     /* enum keel_dma_dir of the mapping */
     uint8_t kind;    /* internal piece kind */
     uint16_t next_free;
+    uint16_t index; /* its place in slots[] and in the slot DMA memory */
 };
 
 struct keel_vblk;
