@@ -699,6 +699,21 @@ static unsigned q_leave(struct keel_vblk_queue *q, bool drain)
 }
 
 /*
+ * q_leave(q, true) for the submit path, which most often finds no note and nothing finished and
+ * then only leaves (and looks once more for a note, exactly as q_leave does): that case inline.
+ */
+static inline void q_leave_submit(struct keel_vblk_queue *q)
+{
+    if (q->depth == 1u && !q->irq_pending && q->fin_head == NULL) {
+        q->depth = 0;
+        if (!q->irq_pending || q->vb->in_recovery)
+            return;
+        q->depth = 1; /* a note came meanwhile: take it as q_leave's loop does */
+    }
+    (void)q_leave(q, true);
+}
+
+/*
  * Complete the queue's finished requests from outside any call on it (recovery, service). An
  * interrupt while they complete only leaves a note (fin_pop marks the queue busy), so the drain
  * goes through q_leave, which takes that note: otherwise its completions would wait for the
@@ -789,7 +804,7 @@ static int queue_submit(struct keel_vblk *vb, struct keel_blk_req *req)
     pump_submit(q, req);
     /* An interrupt that came while we were inside was deferred to us: the requests it finished
      * (this one included) are completed here, since no other interrupt may ever come for them. */
-    (void)q_leave(q, true);
+    q_leave_submit(q);
     return KEEL_OK;
 }
 
