@@ -438,6 +438,30 @@ static void test_segments_are_cut_at_size_max(void **state)
     vt_finish(&v);
 }
 
+/* A contiguous mapping of exactly size_max bytes is one data descriptor, one of twice that two
+ * (the boundary of the driver's one-segment path). */
+static void test_a_mapping_of_exactly_size_max_is_one_descriptor(void **state)
+{
+    struct vt v;
+    uint8_t *w = malloc(8192);
+
+    (void)state;
+    start(&v, VMODEL_MMIO_V2, false, SIM_MAP_CONTIGUOUS);
+    v.bc.size_max = 4096;
+    v.bc.seg_max = 8;
+    assert_int_equal(vt_start(&v), KEEL_OK);
+    vt_fill(w, 8192, 5);
+    assert_int_equal(keel_blk_write(&v.vb->blk, 0, 0, 8, w, 0), KEEL_OK);
+    assert_int_equal(last(&v, 0)->data_segs, 1);
+    assert_int_equal(last(&v, 0)->data_len, 4096);
+    assert_int_equal(keel_blk_write(&v.vb->blk, 0, 0, 16, w, 0), KEEL_OK);
+    assert_int_equal(last(&v, 0)->data_segs, 2);
+    assert_int_equal(last(&v, 0)->max_seg_len, 4096);
+    assert_true(vt_media_equals(&v, 0, w, 8192));
+    free(w);
+    vt_finish(&v);
+}
+
 /* Bigger than one HAL mapping (the sim maps at most 2 MiB at once): pieces are halved to fit. */
 static void test_large_transfer_is_split_to_what_the_hal_can_map(void **state)
 {
@@ -540,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_types_not_offered_are_refused),
         cmocka_unit_test(test_requests_are_split_to_honour_seg_max),
         cmocka_unit_test(test_segments_are_cut_at_size_max),
+        cmocka_unit_test(test_a_mapping_of_exactly_size_max_is_one_descriptor),
         cmocka_unit_test(test_large_transfer_is_split_to_what_the_hal_can_map),
         cmocka_unit_test(test_without_indirect_descriptors_chains_fit_the_ring),
         cmocka_unit_test(test_a_request_waiting_across_a_shrink_is_refused_before_the_device),
