@@ -114,13 +114,13 @@ static void transport_outcome(struct vscsi_outcome *o)
     }
 }
 
-/* Copy and decode the sense bytes the device says it wrote, within sense_size. */
-static void take_sense(struct keel_vscsi *vs, const volatile uint8_t *r, struct vscsi_outcome *o,
-                       uint8_t *copy)
+/* Copy and decode the `n` sense bytes the device says it wrote, within sense_size. */
+static void take_sense(struct keel_vscsi *vs, const volatile uint8_t *r, uint32_t n,
+                       struct vscsi_outcome *o, uint8_t *copy)
 {
     uint8_t local[KEEL_SCSI_SENSE_MAX];
     uint8_t *buf = copy != NULL ? copy : local;
-    uint32_t n = keel_vscsi_get32_aligned(vs, r), i;
+    uint32_t i;
 
     if (n > vs->cfg.sense_size) {
         vs->stats.sense_clamped++;
@@ -167,7 +167,7 @@ void keel_vscsi_decode(struct keel_vscsi *vs, const uint8_t *resp, uint32_t data
                        struct vscsi_outcome *o, uint8_t *sense_copy)
 {
     const volatile uint8_t *r = resp;
-    uint32_t residual;
+    uint32_t residual, sense_len;
 
     keel_memset(o, 0, sizeof(*o));
     o->response = r[11];
@@ -192,13 +192,14 @@ void keel_vscsi_decode(struct keel_vscsi *vs, const uint8_t *resp, uint32_t data
         return;
     }
     o->xfer = data_len - residual;
-    if (o->status == KEEL_SCSI_STATUS_GOOD && keel_vscsi_get32_aligned(vs, r) == 0u) {
+    sense_len = keel_vscsi_get32_aligned(vs, r); /* read once: the device may still write it */
+    if (o->status == KEEL_SCSI_STATUS_GOOD && sense_len == 0u) {
         /* The common case, what take_sense and scsi_outcome make of GOOD without sense data. */
         o->scsi_action = (uint8_t)KEEL_SCSI_ACT_OK;
         o->action = A_DONE;
         return;
     }
-    take_sense(vs, r, o, sense_copy);
+    take_sense(vs, r, sense_len, o, sense_copy);
     if (o->status == KEEL_SCSI_STATUS_CHECK_CONDITION)
         vs->stats.check_conditions++;
     scsi_outcome(o);
