@@ -202,54 +202,66 @@ int keel_vq_restart(struct keel_vq *vq)
     return KEEL_OK;
 }
 
+/* The device-readable and device-writable bytes of a chain, summed while it is checked. */
+struct chain_sums {
+    uint64_t r, w;
+};
+
+/* Count one buffer of the chain; false for a zero length, which a chain may not hold. */
+static inline bool sums_add(struct chain_sums *c, uint32_t len, bool readable)
+{
+    if (len == 0u)
+        return false;
+    if (readable)
+        c->r += len;
+    else
+        c->w += len;
+    return true;
+}
+
+/* The sums as keel_vq_add needs them; KEEL_EINVAL when the writable bytes overflow 32 bits. */
+static inline int sums_done(const struct chain_sums *c, uint32_t *wlen, uint64_t *rlen)
+{
+    if (c->w > UINT32_MAX)
+        return KEEL_EINVAL;
+    *wlen = (uint32_t)c->w;
+    *rlen = c->r;
+    return KEEL_OK;
+}
+
 /* Sum the device-readable and device-writable bytes of a direct chain; KEEL_EINVAL for a zero
  * length or when the writable bytes overflow 32 bits. */
 static int chain_wlen(const struct keel_vq_sg *sg, unsigned n_out, unsigned total, uint32_t *wlen,
                       uint64_t *rlen)
 {
-    uint64_t w = 0, r = 0;
+    struct chain_sums c = {0, 0};
     unsigned i;
 
-    for (i = 0; i < total; i++) {
-        if (sg[i].len == 0u)
+    for (i = 0; i < total; i++)
+        if (!sums_add(&c, sg[i].len, i < n_out))
             return KEEL_EINVAL;
-        if (i < n_out)
-            r += sg[i].len;
-        else
-            w += sg[i].len;
-    }
-    if (w > UINT32_MAX)
-        return KEEL_EINVAL;
-    *wlen = (uint32_t)w;
-    *rlen = r;
-    return KEEL_OK;
+    return sums_done(&c, wlen, rlen);
 }
 
 /*
  * Fill indirect table `ind` in the queue's format (2.7.5.3 split, 2.8.6 packed), checking and
  * summing the lengths on the way (one pass: the table is private until the ring names it, so a
- * chain refused half-way leaves nothing behind). Same rules and results as chain_wlen.
+ * chain refused half-way leaves nothing behind), with chain_wlen's rules (sums_add, sums_done).
  */
 static int ind_fill(struct keel_vq *vq, uint16_t ind, const struct keel_vq_sg *sg, unsigned n_out,
                     unsigned total, uint32_t *wlen, uint64_t *rlen)
 {
     uint8_t *d = keel_vq_ind_cpu(vq, ind);
     bool packed = vq->packed;
-    uint64_t w = 0, r = 0;
+    struct chain_sums c = {0, 0};
     unsigned i;
 
     for (i = 0; i < total; i++, d += VQ_DESC_BYTES) {
         uint32_t len = sg[i].len;
-        uint16_t flags = 0;
+        uint16_t flags = i < n_out ? 0u : KEEL_VIRTQ_DESC_F_WRITE;
 
-        if (len == 0u)
+        if (!sums_add(&c, len, i < n_out))
             return KEEL_EINVAL;
-        if (i < n_out) {
-            r += len;
-        } else {
-            w += len;
-            flags = KEEL_VIRTQ_DESC_F_WRITE;
-        }
         vq_wr64(vq, d, 0, sg[i].addr);
         vq_wr32(vq, d, 8, len);
         if (packed) {
@@ -262,11 +274,7 @@ static int ind_fill(struct keel_vq *vq, uint16_t ind, const struct keel_vq_sg *s
             vq_wr16(vq, d, 14, (uint16_t)(i + 1u));
         }
     }
-    if (w > UINT32_MAX)
-        return KEEL_EINVAL;
-    *wlen = (uint32_t)w;
-    *rlen = r;
-    return KEEL_OK;
+    return sums_done(&c, wlen, rlen);
 }
 
 int keel_vq_add(struct keel_vq *vq, const struct keel_vq_sg *sg, unsigned n_out, unsigned n_in,
